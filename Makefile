@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rust-iommufd. Kbuild (next to this file) describes the module; this
+# Makefile is the front door for people:
+#
+#   make run      build what is missing, boot the test kernel, load the
+#                 module and show it answering ioctls (the demo)
+#   make check    the same, then every test; ends "N passed, N failed"
+#   make modules  just the module, against the test kernel or KDIR=
+#   make rustfmt  format the Rust sources
+#   make clean
+#
+# Both run and check install their own prerequisites (Debian packages,
+# bindgen, virtme-ng) and the test kernel, which is cached outside the
+# repository (~/.cache/rust-iommufd). KDIR=/path/to/built/tree uses your
+# own Rust-enabled kernel; KVM=1 boots with KVM instead of TCG.
+
+TESTENV := tools/testenv
+SELFTESTS := tools/testing/selftests/iommufd_rust
+
+.PHONY: all modules run check rustfmt clean kernel deps
+all: modules
+
+modules:
+	@$(TESTENV)/build.sh >/dev/null
+
+run:
+	@$(TESTENV)/run.sh
+
+check:
+	@$(TESTENV)/check.sh
+
+kernel:
+	@$(TESTENV)/kernel.sh
+
+deps:
+	@$(TESTENV)/deps.sh
+
+rustfmt:
+	@src=$$($(TESTENV)/kernel.sh --source-only) && \
+	 /usr/bin/rustfmt --edition 2021 --config-path $$src/.rustfmt.toml rust/rust_iommufd.rs
+
+clean:
+	@rm -f rust_iommufd.ko *.o *.mod *.mod.c modules.order Module.symvers .*.cmd
+	@rm -f rust/*.o rust/.*.cmd rust/*.rmeta rust/uapi_generated.rs
+	@$(MAKE) -s -C $(SELFTESTS) clean KSFT_DIR=unused

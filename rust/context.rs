@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One open file of the misc device: the iommufd context.
+
+use kernel::{
+    fs::File,
+    miscdevice::{MiscDevice, MiscDeviceRegistration},
+    new_mutex,
+    prelude::*,
+    sync::{Arc, ArcBorrow, Mutex},
+};
+
+use crate::{object::ObjectTable, ucmd};
+
+/// The state behind one open of the device.
+#[pin_data]
+pub(crate) struct Context {
+    /// Every object this file created. Lock order: taken before any
+    /// object's own locks, and never held while an object is torn down.
+    #[pin]
+    pub(crate) objects: Mutex<ObjectTable>,
+}
+
+#[vtable]
+impl MiscDevice for Context {
+    type Ptr = Arc<Self>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Self>> {
+        let table = ObjectTable::new()?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                objects <- new_mutex!(table),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn release(ctx: Arc<Self>, _file: &File) {
+        // Unlink everything under the lock, tear down outside it. Objects
+        // hold references to what they depend on, so any order is safe.
+        let objects = ctx.objects.lock().take_all();
+        drop(objects);
+    }
+
+    fn ioctl(ctx: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ucmd::dispatch(&ctx, cmd, arg)
+    }
+
+    // Every iommufd structure has the same layout for 32- and 64-bit
+    // callers (pointers travel as __aligned_u64).
+    #[cfg(CONFIG_COMPAT)]
+    fn compat_ioctl(ctx: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ucmd::dispatch(&ctx, cmd, arg)
+    }
+}

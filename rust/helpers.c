@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C glue for what Rust cannot express in the 7.3 kernel crate. Keep this
+ * file to macros and static inlines; logic lives on the Rust side.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+/*
+ * The Rust module! macro has no string parameters. The buffer is filled by
+ * the module loader before init and is read-only afterwards (0444).
+ */
+static char devname[32] = "iommu";
+module_param_string(devname, devname, sizeof(devname), 0444);
+MODULE_PARM_DESC(devname,
+		 "misc device name (default \"iommu\", i.e. /dev/iommu); pick another to load beside iommufd.ko");
+
+const char *rust_iommufd_devname(void);
+const char *rust_iommufd_devname(void)
+{
+	return devname;
+}

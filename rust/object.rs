@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The object table of one open /dev/iommu: ids, typed lookup, dependency
+//! counts and destroy.
+//!
+//! Lifetimes (see Documentation/design.rst):
+//! - An object is created in two steps. [`ObjectTable::reserve`] takes an id
+//!   (lowest free, from 1) that lookups cannot see yet; the ioctl then builds
+//!   the object, copies its id out to user space, and only then
+//!   [`Reservation::finalize`]s it. Dropping a reservation gives the id back,
+//!   so a failed ioctl leaves no trace.
+//! - Objects are reference counted ([`Arc`]). The table holds one reference;
+//!   an ioctl working on an object holds another for its duration; an object
+//!   that depends on another holds an [`ObjectRef`] to it.
+//! - An [`ObjectRef`] counts as a *user*: `IOMMU_DESTROY` of an object with
+//!   users fails with `EBUSY`. Users are counted under the table lock, so a
+//!   destroy and a new dependency cannot race past each other.
+//! - Destroy unlinks the object and drops the table's reference; an ioctl
+//!   still running on it finishes on its own reference, and the object is
+//!   torn down when the last reference goes.
+
+use core::{
+    ops::Deref,
+    sync::atomic::{AtomicU32, Ordering},
+};
+use kernel::{id_pool::IdPool, prelude::*, rbtree::RBTree, sync::Arc};
+
+use crate::{
+    ioas::Ioas,
+    uapi::{iommu_destroy, IOMMUFD_CMD_DESTROY},
+    ucmd::{offset_end, Command, Ucmd},
+};
+
+/// Object ids are positive 31-bit numbers, as upstream's `xa_limit_31b`.
+const MAX_ID: usize = i32::MAX as usize;
+
+/// Every kind of object user space can name by id.
+pub(crate) enum Object {
+    /// An I/O address space.
+    Ioas(Arc<Ioas>),
+}
+
+impl Object {
+    fn header(&self) -> &ObjectHeader {
+        match self {
+            Object::Ioas(o) => o.header(),
+        }
+    }
+}
+
+/// State every object kind embeds.
+#[derive(Default)]
+pub(crate) struct ObjectHeader {
+    /// How many [`ObjectRef`]s point here. Changed only under the table lock.
+    users: AtomicU32,
+}
+
+/// An object kind that can be looked up by id with its own type.
+pub(crate) trait ObjectKind: Sized + Send + Sync {
+    /// The kind's object, or `None` if `object` is of another kind.
+    #[allow(dead_code, reason = "first used by HWPTs and devices")]
+    fn from_object(object: &Object) -> Option<&Arc<Self>>;
+    /// The embedded header.
+    fn header(&self) -> &ObjectHeader;
+}
+
+/// A slot is `None` while its id is reserved but not finalized.
+type Slot = Option<Object>;
+
+/// The table itself; lives under the context's mutex.
+pub(crate) struct ObjectTable {
+    ids: IdPool,
+    slots: RBTree<u32, Slot>,
+}
+
+impl ObjectTable {
+    /// An empty table. Id 0 is never handed out.
+    pub(crate) fn new() -> Result<Self> {
+        let mut ids = IdPool::with_capacity(64, GFP_KERNEL)?;
+        ids.find_unused_id(0).ok_or(ENOMEM)?.acquire();
+        Ok(Self {
+            ids,
+            slots: RBTree::new(),
+        })
+    }
+
+    /// Takes the lowest free id and an invisible slot for it.
+    pub(crate) fn reserve(&mut self) -> Result<u32> {
+        let id = loop {
+            if let Some(unused) = self.ids.find_unused_id(1) {
+                if unused.as_usize() > MAX_ID {
+                    return Err(ENOSPC);
+                }
+                break unused.acquire();
+            }
+            // We sleep under a mutex, so grow in place.
+            let resizer = self.ids.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+            self.ids.grow(resizer);
+        };
+        // `id <= MAX_ID` was checked above.
+        let id = id as u32;
+        if let Err(e) = self.slots.try_create_and_insert(id, None, GFP_KERNEL) {
+            self.ids.release_id(id as usize);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Makes a reserved id visible with its object.
+    fn finalize(&mut self, id: u32, object: Object) {
+        match self.slots.get_mut(&id) {
+            Some(slot) => *slot = Some(object),
+            // A reservation always has a slot; nothing to publish otherwise.
+            None => pr_warn!("finalize of unreserved object id {}\n", id),
+        }
+    }
+
+    /// Gives back a reserved id.
+    fn abort(&mut self, id: u32) {
+        if self.slots.remove(&id).is_some() {
+            self.ids.release_id(id as usize);
+        }
+    }
+
+    /// The object of kind `K` with this id; `ENOENT` if there is none or it
+    /// is of another kind, as upstream.
+    #[allow(dead_code, reason = "first used by HWPTs and devices")]
+    pub(crate) fn get<K: ObjectKind>(&self, id: u32) -> Result<Arc<K>> {
+        match self.slots.get(&id) {
+            Some(Some(object)) => K::from_object(object).cloned().ok_or(ENOENT),
+            _ => Err(ENOENT),
+        }
+    }
+
+    /// Like [`Self::get`], and records the caller as a user of the object
+    /// until the returned reference is dropped.
+    #[allow(dead_code, reason = "first used by HWPTs and devices")]
+    pub(crate) fn get_user<K: ObjectKind>(&self, id: u32) -> Result<ObjectRef<K>> {
+        let object = self.get::<K>(id)?;
+        object.header().users.fetch_add(1, Ordering::Relaxed);
+        Ok(ObjectRef { object })
+    }
+
+    /// Unlinks the object with this id: `ENOENT` if there is none (or it is
+    /// not finalized yet), `EBUSY` while it has users. The caller drops the
+    /// returned object after releasing the table lock.
+    pub(crate) fn remove(&mut self, id: u32) -> Result<Object> {
+        match self.slots.get(&id) {
+            Some(Some(object)) if object.header().users.load(Ordering::Relaxed) != 0 => {
+                return Err(EBUSY)
+            }
+            Some(Some(_)) => {}
+            _ => return Err(ENOENT),
+        }
+        let object = self.slots.remove(&id).flatten().ok_or(ENOENT)?;
+        self.ids.release_id(id as usize);
+        Ok(object)
+    }
+
+    /// Unlinks every object, for teardown. Reservations in flight cannot
+    /// exist then (they borrow the context).
+    pub(crate) fn take_all(&mut self) -> RBTree<u32, Slot> {
+        for id in self.slots.keys() {
+            self.ids.release_id(*id as usize);
+        }
+        core::mem::replace(&mut self.slots, RBTree::new())
+    }
+}
+
+/// A counted reference from one object to another it depends on.
+#[allow(dead_code, reason = "first used by HWPTs and devices")]
+pub(crate) struct ObjectRef<K: ObjectKind> {
+    object: Arc<K>,
+}
+
+impl<K: ObjectKind> Deref for ObjectRef<K> {
+    type Target = K;
+    fn deref(&self) -> &K {
+        &self.object
+    }
+}
+
+impl<K: ObjectKind> Drop for ObjectRef<K> {
+    fn drop(&mut self) {
+        // Dropping needs no table lock: a user going away can only turn an
+        // EBUSY destroy into a successful one, never the reverse.
+        self.object.header().users.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An id reserved by [`ObjectTable::reserve`], given back unless finalized.
+pub(crate) struct Reservation<'a> {
+    table: &'a kernel::sync::Mutex<ObjectTable>,
+    id: u32,
+}
+
+impl<'a> Reservation<'a> {
+    /// Reserves an id in `table`.
+    pub(crate) fn new(table: &'a kernel::sync::Mutex<ObjectTable>) -> Result<Self> {
+        let id = table.lock().reserve()?;
+        Ok(Self { table, id })
+    }
+
+    /// The reserved id.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Publishes the object under the reserved id.
+    pub(crate) fn finalize(self, object: Object) {
+        self.table.lock().finalize(self.id, object);
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.table.lock().abort(self.id);
+    }
+}
+
+impl Command for iommu_destroy {
+    const NR: u32 = IOMMUFD_CMD_DESTROY;
+    const MIN_SIZE: usize = offset_end!(iommu_destroy, id);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let object = ucmd.ctx.objects.lock().remove(ucmd.cmd.id)?;
+        // Torn down here, after the table lock is released.
+        drop(object);
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The one thin layer of raw FFI: what the 7.3 kernel crate has no
+//! abstraction for. Everything here is small, `unsafe` inside, and safe to
+//! call.
+
+use kernel::{bindings, prelude::*, str::CStr};
+
+extern "C" {
+    /// Defined in helpers.c: the `devname` module parameter's buffer.
+    fn rust_iommufd_devname() -> *const c_char;
+
+    /// fs/namei.c; not in `kernel::bindings` (linux/namei.h is not bound).
+    /// `path` is a `struct path *`, passed untyped: `improper_ctypes` walks
+    /// into the structures behind it and trips on zero-sized debug fields.
+    fn kern_path(name: *const c_char, flags: c_uint, path: *mut c_void) -> c_int;
+}
+
+/// The misc device name chosen with the `devname` module parameter.
+pub(crate) fn devname() -> &'static CStr {
+    // SAFETY: `rust_iommufd_devname` returns a NUL-terminated static buffer
+    // (module_param_string always terminates it). The module loader fills it
+    // before init runs and its 0444 permission means nothing writes it
+    // afterwards, so a shared 'static borrow is sound for the module's life.
+    unsafe { CStr::from_char_ptr(rust_iommufd_devname()) }
+}
+
+/// Whether a misc device of this name already exists.
+///
+/// `misc_register()` of a taken name fails only after sysfs has printed a
+/// "duplicate filename" warning with a stack dump, so look first. This is
+/// advisory (a racing registration still gets the sysfs warning), which is
+/// enough to turn the common mistake into a clean error.
+pub(crate) fn misc_name_taken(name: &CStr) -> Result<bool> {
+    let mut path = KVec::<u8>::new();
+    path.extend_from_slice(b"/sys/class/misc/", GFP_KERNEL)?;
+    path.extend_from_slice(name.to_bytes(), GFP_KERNEL)?;
+    path.push(0, GFP_KERNEL)?;
+
+    let mut found = bindings::path {
+        mnt: core::ptr::null_mut(),
+        dentry: core::ptr::null_mut(),
+    };
+    // SAFETY: `path` is NUL-terminated and outlives the call; `found` is a
+    // valid place for kern_path to store its result.
+    let ret = unsafe { kern_path(path.as_ptr().cast(), 0, (&raw mut found).cast()) };
+    if ret == 0 {
+        // SAFETY: kern_path succeeded, so `found` holds references we own.
+        unsafe { bindings::path_put(&found) };
+    }
+    Ok(ret == 0)
+}

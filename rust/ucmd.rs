@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ioctl dispatch and the iommufd rules for extensible structures.
+//!
+//! Every iommufd ioctl takes a pointer to a structure whose first `__u32` is
+//! its size as the caller knows it. Older callers pass less than we know
+//! (the rest reads as zero), newer callers pass more (accepted only if the
+//! extra bytes are zero: they ask for nothing we lack). Responses copy back
+//! no more than the caller's size.
+
+use core::mem::size_of;
+use kernel::{
+    ioctl::_IOC_NR,
+    prelude::*,
+    transmute::{AsBytes, FromBytes},
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::{
+    context::Context,
+    uapi::{self, iommufd_ioctl},
+};
+
+/// Bytes up to and including `$field`: the smallest size a caller may pass
+/// for a structure whose first release ended with that field.
+macro_rules! offset_end {
+    ($type:ty, $field:ident) => {{
+        const fn field_size<T, F>(_: fn(&T) -> &F) -> usize {
+            core::mem::size_of::<F>()
+        }
+        core::mem::offset_of!($type, $field) + field_size(|s: &$type| &s.$field)
+    }};
+}
+pub(crate) use offset_end;
+
+/// An ioctl and its argument structure.
+pub(crate) trait Command: FromBytes + AsBytes + Default {
+    /// `_IOC_NR` of the ioctl.
+    const NR: u32;
+    /// The structure's size in its first release (see [`offset_end`]).
+    const MIN_SIZE: usize;
+    /// Carries out the command.
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result;
+}
+
+/// One ioctl call in progress.
+pub(crate) struct Ucmd<'a, C> {
+    /// The context the ioctl was made on.
+    pub(crate) ctx: &'a Context,
+    /// The argument, as read from user space (zero-extended).
+    pub(crate) cmd: C,
+    user: UserPtr,
+    user_size: usize,
+}
+
+impl<C: Command> Ucmd<'_, C> {
+    /// Copies the (updated) argument back, truncated to the caller's size.
+    pub(crate) fn respond(&self) -> Result {
+        let len = self.user_size.min(size_of::<C>());
+        UserSlice::new(self.user, len)
+            .writer()
+            .write_slice(&self.cmd.as_bytes()[..len])
+    }
+}
+
+/// Reads a `C` of `user_size` bytes, applying the size rules above.
+fn read_struct<C: Command>(user: UserPtr, user_size: usize) -> Result<C> {
+    let mut cmd = C::default();
+    let known = user_size.min(size_of::<C>());
+    let mut reader = UserSlice::new(user, user_size).reader();
+    reader.read_slice(&mut cmd.as_bytes_mut()[..known])?;
+
+    let mut tail = [0u8; 64];
+    while !reader.is_empty() {
+        let len = reader.len().min(tail.len());
+        reader.read_slice(&mut tail[..len])?;
+        if tail[..len].iter().any(|&b| b != 0) {
+            return Err(E2BIG);
+        }
+    }
+    Ok(cmd)
+}
+
+fn run<C: Command>(ctx: &Context, user: UserPtr, user_size: usize) -> Result<isize> {
+    if user_size < C::MIN_SIZE {
+        return Err(EINVAL);
+    }
+    let mut ucmd = Ucmd {
+        ctx,
+        cmd: read_struct::<C>(user, user_size)?,
+        user,
+        user_size,
+    };
+    C::execute(&mut ucmd)?;
+    Ok(0)
+}
+
+/// Highest ioctl number of the iommufd uAPI (implemented or not).
+const LAST_CMD: u32 = uapi::IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA;
+
+/// Entry point for every ioctl on the device.
+pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
+    let nr = _IOC_NR(cmd);
+    if !(uapi::IOMMUFD_CMD_BASE..=LAST_CMD).contains(&nr) {
+        return Err(ENOTTY);
+    }
+    let user = UserPtr::from_addr(arg);
+    // As upstream: the size is read (EFAULT on a bad pointer) before the
+    // request number is checked in full.
+    let user_size = UserSlice::new(user, size_of::<u32>())
+        .reader()
+        .read::<u32>()? as usize;
+    if cmd != iommufd_ioctl(nr) {
+        return Err(ENOTTY);
+    }
+    match nr {
+        uapi::iommu_destroy::NR => run::<uapi::iommu_destroy>(ctx, user, user_size),
+        uapi::iommu_ioas_alloc::NR => run::<uapi::iommu_ioas_alloc>(ctx, user, user_size),
+        _ => Err(ENOTTY),
+    }
+}

@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the test-environment scripts. Sourced, not run.
+#
+# Everything pinned here feeds the test-kernel cache key (see kernel.sh):
+# change a pin and the next run builds (or finds) a different kernel.
+
+TESTENV_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROJECT_DIR=$(cd "$TESTENV_DIR/../.." && pwd)
+
+# Kernel source: Debian's Rust-capable 7.3 source package from trixie-backports.
+KERNEL_SRC_PKG=linux-source-7.3
+KERNEL_SRC_VERSION=7.3.4-1~bpo13+1
+KERNEL_APT_LINE='deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main'
+
+# Tools installed outside apt, pinned.
+BINDGEN_VERSION=0.73.2
+VIRTME_NG_VERSION=1.42
+
+# LLVM: the kernel is built with clang/lld of this version (LLVM=-19).
+LLVM_SUFFIX=-19
+LLVM_BIN=/usr/lib/llvm${LLVM_SUFFIX}/bin
+
+# Rust: Debian's rustc-web and its matching library source (rustup's
+# toolchain here has no rust-src component).
+KRUSTC=/usr/bin/rustc
+KRUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
+
+# Where built kernels and downloaded sources live: outside the repository,
+# shared by every clone on this machine.
+CACHE_DIR=${RUST_IOMMUFD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-iommufd}
+
+# Tools we install with cargo/pip land here.
+TOOLS_DIR=$CACHE_DIR/tools
+export PATH="$LLVM_BIN:$TOOLS_DIR/bin:$TOOLS_DIR/venv/bin:$HOME/.cargo/bin:$PATH"
+
+log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# make(1) arguments for the test kernel's tree: its compilers, not whatever
+# comes first on PATH (rustup's rustc/clippy do not match Debian's).
+kmake_args() {
+	printf '%s\n' "LLVM=$LLVM_SUFFIX" "RUSTC=$KRUSTC" \
+		"RUST_LIB_SRC=$KRUST_LIB_SRC" "BINDGEN=$TOOLS_DIR/bin/bindgen" \
+		"CLIPPY_DRIVER=/usr/bin/clippy-driver" "RUSTDOC=/usr/bin/rustdoc" \
+		"RUSTFMT=/usr/bin/rustfmt"
+}

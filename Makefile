@@ -6,7 +6,8 @@
 #   make run      build what is missing, boot the test kernel, load the
 #                 module and show it answering ioctls (the demo)
 #   make check    the same, then every test; ends "N passed, N failed"
-#   make modules  just the module, against the test kernel or KDIR=
+#   make modules  the module and selftests (and the test kernel if the
+#                 cache lacks it), or against your own tree with KDIR=
 #   make rustfmt  format the Rust sources
 #   make clean
 #
@@ -43,4 +44,5 @@ rustfmt:
 clean:
 	@rm -f rust_iommufd.ko *.o *.mod *.mod.c modules.order Module.symvers .*.cmd
 	@rm -f rust/*.o rust/.*.cmd rust/*.rmeta rust/uapi_generated.rs
-	@$(MAKE) -s -C $(SELFTESTS) clean KSFT_DIR=unused
+	@$(MAKE) -s -C $(SELFTESTS) clean
+	@$(MAKE) -s -C tools/demo clean

@@ -15,6 +15,14 @@ pub(crate) struct Ioas {
     header: ObjectHeader,
 }
 
+impl Ioas {
+    pub(crate) fn new() -> Self {
+        Self {
+            header: ObjectHeader::default(),
+        }
+    }
+}
+
 impl ObjectKind for Ioas {
     fn from_object(object: &Object) -> Option<&Arc<Self>> {
         match object {
@@ -36,12 +44,7 @@ impl Command for iommu_ioas_alloc {
             return Err(EOPNOTSUPP);
         }
         let reservation = Reservation::new(&ucmd.ctx.objects)?;
-        let ioas = Arc::new(
-            Ioas {
-                header: ObjectHeader::default(),
-            },
-            GFP_KERNEL,
-        )?;
+        let ioas = Arc::new(Ioas::new(), GFP_KERNEL)?;
         ucmd.cmd.out_ioas_id = reservation.id();
         // If user space cannot take the id, the object never existed.
         ucmd.respond()?;

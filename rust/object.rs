@@ -9,15 +9,15 @@
 //!   the object, copies its id out to user space, and only then
 //!   [`Reservation::finalize`]s it. Dropping a reservation gives the id back,
 //!   so a failed ioctl leaves no trace.
-//! - Objects are reference counted ([`Arc`]). The table holds one reference;
-//!   an ioctl working on an object holds another for its duration; an object
-//!   that depends on another holds an [`ObjectRef`] to it.
-//! - An [`ObjectRef`] counts as a *user*: `IOMMU_DESTROY` of an object with
-//!   users fails with `EBUSY`. Users are counted under the table lock, so a
-//!   destroy and a new dependency cannot race past each other.
-//! - Destroy unlinks the object and drops the table's reference; an ioctl
-//!   still running on it finishes on its own reference, and the object is
-//!   torn down when the last reference goes.
+//! - Objects are reference counted ([`Arc`]); the table holds one reference.
+//! - Every lookup returns an [`ObjectRef`], which counts as a *user* of the
+//!   object for as long as it lives: an ioctl holds one for its duration, an
+//!   object that depends on another holds one for its own lifetime. As
+//!   upstream, `IOMMU_DESTROY` of an object with users fails with `EBUSY`.
+//!   Users are counted under the table lock, so a destroy and a new user
+//!   cannot race past each other.
+//! - Destroy unlinks the object and drops the table's reference; since it had
+//!   no users, that is normally the last one and the object is torn down.
 
 use core::{
     ops::Deref,
@@ -31,7 +31,8 @@ use crate::{
     ucmd::{offset_end, Command, Ucmd},
 };
 
-/// Object ids are positive 31-bit numbers, as upstream's `xa_limit_31b`.
+/// Object ids are positive 31-bit numbers, as upstream's `xa_limit_31b`;
+/// running out is `EBUSY`, as `xa_alloc` reports it.
 const MAX_ID: usize = i32::MAX as usize;
 
 /// Every kind of object user space can name by id.
@@ -89,12 +90,12 @@ impl ObjectTable {
         let id = loop {
             if let Some(unused) = self.ids.find_unused_id(1) {
                 if unused.as_usize() > MAX_ID {
-                    return Err(ENOSPC);
+                    return Err(EBUSY);
                 }
                 break unused.acquire();
             }
             // We sleep under a mutex, so grow in place.
-            let resizer = self.ids.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+            let resizer = self.ids.grow_request().ok_or(EBUSY)?.realloc(GFP_KERNEL)?;
             self.ids.grow(resizer);
         };
         // `id <= MAX_ID` was checked above.
@@ -122,21 +123,15 @@ impl ObjectTable {
         }
     }
 
-    /// The object of kind `K` with this id; `ENOENT` if there is none or it
-    /// is of another kind, as upstream.
+    /// The object of kind `K` with this id, counted as a user until the
+    /// returned reference is dropped. `ENOENT` if there is none or it is of
+    /// another kind, as upstream.
     #[allow(dead_code, reason = "first used by HWPTs and devices")]
-    pub(crate) fn get<K: ObjectKind>(&self, id: u32) -> Result<Arc<K>> {
-        match self.slots.get(&id) {
-            Some(Some(object)) => K::from_object(object).cloned().ok_or(ENOENT),
-            _ => Err(ENOENT),
-        }
-    }
-
-    /// Like [`Self::get`], and records the caller as a user of the object
-    /// until the returned reference is dropped.
-    #[allow(dead_code, reason = "first used by HWPTs and devices")]
-    pub(crate) fn get_user<K: ObjectKind>(&self, id: u32) -> Result<ObjectRef<K>> {
-        let object = self.get::<K>(id)?;
+    pub(crate) fn get<K: ObjectKind>(&self, id: u32) -> Result<ObjectRef<K>> {
+        let object = match self.slots.get(&id) {
+            Some(Some(object)) => K::from_object(object).ok_or(ENOENT)?.clone(),
+            _ => return Err(ENOENT),
+        };
         object.header().users.fetch_add(1, Ordering::Relaxed);
         Ok(ObjectRef { object })
     }
@@ -167,7 +162,7 @@ impl ObjectTable {
     }
 }
 
-/// A counted reference from one object to another it depends on.
+/// A counted reference to an object: it is in use while this lives.
 #[allow(dead_code, reason = "first used by HWPTs and devices")]
 pub(crate) struct ObjectRef<K: ObjectKind> {
     object: Arc<K>,
@@ -182,8 +177,8 @@ impl<K: ObjectKind> Deref for ObjectRef<K> {
 
 impl<K: ObjectKind> Drop for ObjectRef<K> {
     fn drop(&mut self) {
-        // Dropping needs no table lock: a user going away can only turn an
-        // EBUSY destroy into a successful one, never the reverse.
+        // No table lock needed: a user going away can only turn an EBUSY
+        // destroy into a successful one, never the reverse.
         self.object.header().users.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -227,6 +222,99 @@ impl Command for iommu_destroy {
         let object = ucmd.ctx.objects.lock().remove(ucmd.cmd.id)?;
         // Torn down here, after the table lock is released.
         drop(object);
+        Ok(())
+    }
+}
+
+#[kunit_tests(rust_iommufd_object)]
+mod tests {
+    use super::*;
+
+    fn new_ioas() -> Result<Object> {
+        Ok(Object::Ioas(Arc::new(Ioas::new(), GFP_KERNEL)?))
+    }
+
+    /// Reserves and finalizes an IOAS, returning its id.
+    fn add_ioas(table: &mut ObjectTable) -> Result<u32> {
+        let id = table.reserve()?;
+        table.finalize(id, new_ioas()?);
+        Ok(id)
+    }
+
+    #[test]
+    fn ids_are_lowest_free_from_one() -> Result {
+        let mut table = ObjectTable::new()?;
+        assert_eq!(add_ioas(&mut table)?, 1);
+        assert_eq!(add_ioas(&mut table)?, 2);
+        assert_eq!(add_ioas(&mut table)?, 3);
+        drop(table.remove(2)?);
+        assert_eq!(add_ioas(&mut table)?, 2);
+        assert_eq!(add_ioas(&mut table)?, 4);
+        Ok(())
+    }
+
+    #[test]
+    fn ids_grow_past_the_first_pool() -> Result {
+        let mut table = ObjectTable::new()?;
+        for want in 1..=200 {
+            assert_eq!(add_ioas(&mut table)?, want);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn reserved_ids_are_invisible_until_finalized() -> Result {
+        let mut table = ObjectTable::new()?;
+        let id = table.reserve()?;
+        assert!(table.get::<Ioas>(id).is_err());
+        assert_eq!(table.remove(id).err(), Some(ENOENT));
+        table.finalize(id, new_ioas()?);
+        assert!(table.get::<Ioas>(id).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn aborted_reservations_give_their_id_back() -> Result {
+        let mut table = ObjectTable::new()?;
+        let id = table.reserve()?;
+        table.abort(id);
+        assert_eq!(table.reserve()?, id);
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_ids_are_enoent() -> Result {
+        let mut table = ObjectTable::new()?;
+        assert_eq!(table.remove(0).err(), Some(ENOENT));
+        assert_eq!(table.remove(7).err(), Some(ENOENT));
+        assert_eq!(table.get::<Ioas>(7).err(), Some(ENOENT));
+        Ok(())
+    }
+
+    #[test]
+    fn objects_with_users_cannot_be_removed() -> Result {
+        let mut table = ObjectTable::new()?;
+        let id = add_ioas(&mut table)?;
+        let user = table.get::<Ioas>(id)?;
+        let second = table.get::<Ioas>(id)?;
+        assert_eq!(table.remove(id).err(), Some(EBUSY));
+        drop(user);
+        assert_eq!(table.remove(id).err(), Some(EBUSY));
+        drop(second);
+        assert!(table.remove(id).is_ok());
+        assert_eq!(table.remove(id).err(), Some(ENOENT));
+        Ok(())
+    }
+
+    #[test]
+    fn take_all_empties_the_table() -> Result {
+        let mut table = ObjectTable::new()?;
+        add_ioas(&mut table)?;
+        add_ioas(&mut table)?;
+        let _reserved = table.reserve()?;
+        drop(table.take_all());
+        assert_eq!(table.get::<Ioas>(1).err(), Some(ENOENT));
+        assert_eq!(add_ioas(&mut table)?, 1);
         Ok(())
     }
 }

@@ -36,7 +36,8 @@ struct RustIommufd {
 /// Checks the requested device name before registering it.
 fn device_options() -> Result<MiscDeviceOptions> {
     let name = sys::devname();
-    if name.is_empty() || name.to_bytes().contains(&b'/') {
+    let bytes = name.to_bytes();
+    if bytes.is_empty() || bytes.contains(&b'/') || bytes == b"." || bytes == b".." {
         pr_err!("devname={:?} is not a valid device name\n", name);
         return Err(EINVAL);
     }

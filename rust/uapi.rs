@@ -27,9 +27,9 @@ include!(concat!(
 macro_rules! plain_uapi_struct {
     ($($t:ty),* $(,)?) => {$(
         // SAFETY: uAPI structures are made of fixed-width integers with
-        // explicit padding fields (a uAPI rule; the ABI test checks every
-        // size and offset), so every bit pattern is a valid value, no byte
-        // is uninitialised, and there is no interior mutability.
+        // explicit padding fields (a uAPI rule; bindgen's layout assertions
+        // pin every size and offset), so every bit pattern is a valid value,
+        // no byte is uninitialised, and there is no interior mutability.
         unsafe impl FromBytes for $t {}
         // SAFETY: as above.
         unsafe impl AsBytes for $t {}

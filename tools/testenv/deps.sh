@@ -13,9 +13,13 @@ APT_PACKAGES=(
 	rustc-web rust-web-src rust-web-clippy rustfmt-web
 	# VM runner
 	qemu-system-x86 udev busybox-static
-	# selftests
-	libcap-dev
+	# selftests, demo
+	libcap-dev make gcc
+	# virtme-ng's venv
+	python3-venv
 )
+# bindgen-cli is built with cargo: Debian's if the machine has none.
+command -v cargo >/dev/null || APT_PACKAGES+=(cargo-web)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

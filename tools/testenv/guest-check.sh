@@ -30,6 +30,19 @@ for t in module_load.sh iommufd_core; do
 		printf '1..1\nnot ok 1 %s printed no TAP plan\n' "$t" >> "$RESULTS/$t.tap"
 done
 
+# The module's KUnit suites ran when module_load.sh loaded it; their KTAP
+# sits in debugfs while it stays loaded. Keep the per-case level.
+for suite in rust_iommufd_object; do
+	f=/sys/kernel/debug/kunit/$suite/results
+	echo "=== kunit $suite"
+	if [ -r "$f" ]; then
+		sed -n 's/^    //p' "$f" | grep -v '^ ' | tee "$RESULTS/kunit_$suite.tap"
+	else
+		printf '1..1\nnot ok 1 KUnit suite %s did not run\n' "$suite" |
+			tee "$RESULTS/kunit_$suite.tap"
+	fi
+done
+
 # Checks on the kernel itself, after the module is gone.
 {
 	n=0

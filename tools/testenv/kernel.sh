@@ -24,6 +24,8 @@ while (($#)); do
 	esac
 done
 
+"$TESTENV_DIR/deps.sh"
+
 if [ -n "${KDIR:-}" ]; then
 	[ -f "$KDIR/Module.symvers" ] || die "KDIR=$KDIR is not a built kernel tree (no Module.symvers)"
 	echo "$KDIR"
@@ -59,8 +61,6 @@ fetch_source() {
 mkdir -p "$CACHE_DIR"
 fetch_source
 if [ -n "$source_only" ]; then echo "$SRC_DIR"; exit 0; fi
-
-"$TESTENV_DIR/deps.sh"
 
 # --- key ------------------------------------------------------------------
 key=$( {

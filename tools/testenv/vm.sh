@@ -13,7 +13,8 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-vng_args=(--memory 2G --cpus 2)
+# Root in the guest whoever runs this: the tests load modules.
+vng_args=(--memory 2G --cpus 2 --user root)
 append="kmemleak=on"
 timeout=1800
 while (($#)); do

@@ -11,7 +11,7 @@ set -u
 
 n=0
 echo "TAP version 13"
-echo "1..9"
+echo "1..10"
 expect() {	# expect DESCRIPTION COMMAND...
 	local desc=$1; shift
 	n=$((n + 1))
@@ -21,7 +21,8 @@ expect() {	# expect DESCRIPTION COMMAND...
 loaded() { grep -q "^$1 " /proc/modules; }
 param() { cat "/sys/module/rust_iommufd/parameters/$1" 2>/dev/null; }
 
-# insmod must fail, with this strerror() text, and leave nothing loaded.
+# insmod must fail, with this error text, and leave nothing loaded. kmod
+# words some errnos its own way: EINVAL from init is "Invalid parameters".
 refused() {	# refused ERROR_TEXT [PARAM=VALUE...]
 	local want=$1 out; shift
 	if out=$(insmod "$MODULE" "$@" 2>&1); then
@@ -38,9 +39,11 @@ loaded rust_iommufd && rmmod rust_iommufd
 loaded iommufd && rmmod iommufd
 
 expect "empty devname is refused (EINVAL) with a reason in dmesg" \
-	eval 'refused "Invalid argument" devname= && dmesg_says "is not a valid device name"'
+	eval 'refused "Invalid parameters" devname= && dmesg_says "is not a valid device name"'
 expect "devname with a slash is refused (EINVAL)" \
-	refused "Invalid argument" devname=a/b
+	refused "Invalid parameters" devname=a/b
+expect "devname '..' is refused (EINVAL)" \
+	refused "Invalid parameters" devname=..
 expect "devname longer than 31 bytes is refused" \
 	refused "No space left on device" devname=abcdefghijklmnopqrstuvwxyz0123456789
 expect "the in-tree iommufd.ko loads and takes /dev/iommu" \

@@ -18,10 +18,11 @@ extern "C" {
 
 /// The misc device name chosen with the `devname` module parameter.
 pub(crate) fn devname() -> &'static CStr {
-    // SAFETY: `rust_iommufd_devname` returns a NUL-terminated static buffer
-    // (module_param_string always terminates it). The module loader fills it
-    // before init runs and its 0444 permission means nothing writes it
-    // afterwards, so a shared 'static borrow is sound for the module's life.
+    // The module loader fills the buffer before init runs; its 0444
+    // permission means nothing writes it afterwards.
+    //
+    // SAFETY: a NUL-terminated static buffer (module_param_string always
+    // terminates it), unchanging for the module's life: 'static is sound.
     unsafe { CStr::from_char_ptr(rust_iommufd_devname()) }
 }
 

@@ -12,8 +12,9 @@ KERNEL_SRC_PKG=linux-source-7.3
 KERNEL_SRC_VERSION=7.3.4-1~bpo13+1
 KERNEL_APT_LINE='deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main'
 
-# Tools installed outside apt, pinned. virtme-ng also supplies part of the
-# kernel config: when changing its pin, bump RECIPE_REVISION in kernel.sh.
+# Tools installed outside apt, pinned (both are in the kernel cache key:
+# bindgen builds the kernel's Rust bindings, virtme-ng supplies part of its
+# config).
 BINDGEN_VERSION=0.73.2
 VIRTME_NG_VERSION=1.42
 

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build (or find in the cache) the test kernel and print its build directory.
 #
-#   kernel.sh [--variant debug|bench] [--source-only]
+#   kernel.sh [--variant debug|bench] [--source-only | --print-dir]
+#
+# --source-only fetches the source and prints its directory; --print-dir
+# prints the build directory for the current key without building.
 #
 # The kernel is keyed by everything it is built from: source package version,
 # the compilers' and bindgen's versions, the config fragments and this
@@ -16,10 +19,12 @@ RECIPE_REVISION=1
 
 variant=debug
 source_only=
+print_dir=
 while (($#)); do
 	case $1 in
 	--variant) variant=$2; shift 2 ;;
 	--source-only) source_only=1; shift ;;
+	--print-dir) print_dir=1; shift ;;
 	*) die "unknown argument: $1" ;;
 	esac
 done
@@ -69,9 +74,11 @@ key=$( {
 	"$KRUSTC" --version
 	"$LLVM_BIN/clang" --version | head -n1
 	"$TOOLS_DIR/bin/bindgen" --version
+	echo "virtme-ng $VIRTME_NG_VERSION"	# supplies part of the config
 	cat "${FRAGMENTS[@]}"
 } | sha256sum | cut -c1-16)
 BUILD_DIR=$CACHE_DIR/kernel/$variant-$key
+if [ -n "$print_dir" ]; then echo "$BUILD_DIR"; exit 0; fi
 if [ -f "$BUILD_DIR/.built" ]; then
 	echo "$BUILD_DIR"
 	exit 0

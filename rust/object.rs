@@ -75,17 +75,16 @@ pub(crate) struct ObjectTable {
 }
 
 impl ObjectTable {
-    /// An empty table. Id 0 is never handed out.
+    /// An empty table.
     pub(crate) fn new() -> Result<Self> {
-        let mut ids = IdPool::with_capacity(64, GFP_KERNEL)?;
-        ids.find_unused_id(0).ok_or(ENOMEM)?.acquire();
         Ok(Self {
-            ids,
+            ids: IdPool::with_capacity(64, GFP_KERNEL)?,
             slots: RBTree::new(),
         })
     }
 
-    /// Takes the lowest free id and an invisible slot for it.
+    /// Takes the lowest free id and an invisible slot for it. The search
+    /// starts at 1: id 0 is never handed out.
     pub(crate) fn reserve(&mut self) -> Result<u32> {
         let id = loop {
             if let Some(unused) = self.ids.find_unused_id(1) {

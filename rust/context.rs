@@ -10,7 +10,7 @@ use kernel::{
     sync::{Arc, ArcBorrow, Mutex},
 };
 
-use crate::{object::ObjectTable, ucmd};
+use crate::{mock::MockIommu, object::ObjectTable, ucmd};
 
 /// The state behind one open of the device.
 #[pin_data]
@@ -19,17 +19,33 @@ pub(crate) struct Context {
     /// object's own locks, and never held while an object is torn down.
     #[pin]
     pub(crate) objects: Mutex<ObjectTable>,
+    /// The module's mock IOMMU, which selftest devices are created on.
+    mock: &'static MockIommu,
+}
+
+impl Context {
+    /// The module's mock IOMMU.
+    pub(crate) fn mock(&self) -> &MockIommu {
+        self.mock
+    }
+
+    /// The cookie that tells the core which owner claimed a device's DMA:
+    /// this context, as upstream uses its `iommufd_ctx`.
+    pub(crate) fn dma_owner(&self) -> *mut c_void {
+        core::ptr::from_ref(self).cast_mut().cast()
+    }
 }
 
 #[vtable]
 impl MiscDevice for Context {
     type Ptr = Arc<Self>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Self>> {
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Self>> {
         let table = ObjectTable::new()?;
         Arc::pin_init(
             try_pin_init!(Self {
                 objects <- new_mutex!(table),
+                mock: crate::mock_iommu(misc),
             }),
             GFP_KERNEL,
         )

@@ -5,6 +5,7 @@
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/property.h>
 
 /*
  * The Rust module! macro has no string parameters. The buffer is filled by
@@ -19,4 +20,19 @@ const char *rust_iommufd_devname(void);
 const char *rust_iommufd_devname(void)
 {
 	return devname;
+}
+
+/*
+ * PROPERTY_ENTRY_U32() builds a tagged union that Rust cannot spell: the
+ * IOMMU core reads "pasid-num-bits" to size a non-PCI device's PASID space.
+ */
+int rust_iommufd_set_pasid_bits(struct device *dev, u32 bits);
+int rust_iommufd_set_pasid_bits(struct device *dev, u32 bits)
+{
+	const struct property_entry props[] = {
+		PROPERTY_ENTRY_U32("pasid-num-bits", bits),
+		{}
+	};
+
+	return device_create_managed_software_node(dev, props, NULL);
 }

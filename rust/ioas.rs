@@ -2,36 +2,40 @@
 
 //! The I/O address space object (IOAS).
 
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 use crate::{
-    object::{Object, ObjectHeader, ObjectKind, Reservation},
+    object::{Object, ObjectHeader, Reservation},
     uapi::{iommu_ioas_alloc, IOMMUFD_CMD_IOAS_ALLOC},
     ucmd::{offset_end, Command, Ucmd},
 };
 
 /// An I/O address space: what paging HWPTs are built on.
+#[pin_data]
 pub(crate) struct Ioas {
-    header: ObjectHeader,
+    pub(crate) header: ObjectHeader,
+    /// Ids of the automatic HWPTs made for devices attached to this IOAS
+    /// directly (see [`crate::device::attach_pt`]); entries of HWPTs that
+    /// are gone are pruned on the next search. Held across the search and
+    /// the creation of a new one, so two attaches do not both create one.
+    /// Lock order: before the table lock and any device's attach lock.
+    #[pin]
+    pub(crate) auto_hwpts: Mutex<KVec<u32>>,
 }
 
 impl Ioas {
-    pub(crate) fn new() -> Self {
-        Self {
-            header: ObjectHeader::default(),
-        }
-    }
-}
-
-impl ObjectKind for Ioas {
-    fn from_object(object: &Object) -> Option<&Arc<Self>> {
-        match object {
-            Object::Ioas(ioas) => Some(ioas),
-        }
-    }
-
-    fn header(&self) -> &ObjectHeader {
-        &self.header
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                header: ObjectHeader::default(),
+                auto_hwpts <- new_mutex!(KVec::new()),
+            }),
+            GFP_KERNEL,
+        )
     }
 }
 
@@ -44,7 +48,7 @@ impl Command for iommu_ioas_alloc {
             return Err(EOPNOTSUPP);
         }
         let reservation = Reservation::new(&ucmd.ctx.objects)?;
-        let ioas = Arc::new(Ioas::new(), GFP_KERNEL)?;
+        let ioas = Ioas::new()?;
         ucmd.cmd.out_ioas_id = reservation.id();
         // If user space cannot take the id, the object never existed.
         ucmd.respond()?;

@@ -26,25 +26,97 @@ use core::{
 use kernel::{id_pool::IdPool, prelude::*, rbtree::RBTree, sync::Arc};
 
 use crate::{
+    context::Context,
+    device::Device,
+    hwpt::{HwptNested, HwptPaging},
     ioas::Ioas,
+    selftest::Selftest,
     uapi::{iommu_destroy, IOMMUFD_CMD_DESTROY},
     ucmd::{offset_end, Command, Ucmd},
+    viommu::Viommu,
 };
 
 /// Object ids are positive 31-bit numbers, as upstream's `xa_limit_31b`;
 /// running out is `EBUSY`, as `xa_alloc` reports it.
 const MAX_ID: usize = i32::MAX as usize;
 
-/// Every kind of object user space can name by id.
-pub(crate) enum Object {
+/// Declares the object kinds: the [`Object`] enum the table stores, the
+/// [`AnyRef`] enum a kind-agnostic lookup returns, and each kind's
+/// [`ObjectKind`] impl. Every kind has a `header: ObjectHeader` field.
+macro_rules! object_kinds {
+    ($($(#[$doc:meta])* $variant:ident($kind:ty),)*) => {
+        /// Every kind of object user space can name by id.
+        pub(crate) enum Object {
+            $($(#[$doc])* $variant(Arc<$kind>),)*
+        }
+
+        /// A counted reference to an object of any kind.
+        #[allow(dead_code, reason = "every kind is held as a user; not all are read")]
+        pub(crate) enum AnyRef {
+            $($(#[$doc])* $variant(ObjectRef<$kind>),)*
+        }
+
+        impl Object {
+            fn header(&self) -> &ObjectHeader {
+                match self {
+                    $(Object::$variant(o) => &o.header,)*
+                }
+            }
+
+            /// Counts a new user of this object, as `id`.
+            fn any_ref(&self, id: u32) -> AnyRef {
+                match self {
+                    $(Object::$variant(o) => AnyRef::$variant(ObjectRef::new(o.clone(), id)),)*
+                }
+            }
+
+            /// Whether this is the object `ptr` points to.
+            fn is(&self, ptr: *const ()) -> bool {
+                match self {
+                    $(Object::$variant(o) => core::ptr::eq(Arc::as_ptr(o).cast(), ptr),)*
+                }
+            }
+        }
+
+        $(
+            impl ObjectKind for $kind {
+                fn from_object(object: &Object) -> Option<&Arc<Self>> {
+                    match object {
+                        Object::$variant(o) => Some(o),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+
+                fn header(&self) -> &ObjectHeader {
+                    &self.header
+                }
+            }
+        )*
+    };
+}
+
+object_kinds! {
     /// An I/O address space.
-    Ioas(Arc<Ioas>),
+    Ioas(Ioas),
+    /// A bound device.
+    Device(Device),
+    /// A paging HWPT (an IOMMU page table on an IOAS).
+    HwptPaging(HwptPaging),
+    /// A nested HWPT (a user-managed stage 1 on a paging parent).
+    HwptNested(HwptNested),
+    /// A selftest mock device and its binding.
+    Selftest(Selftest),
+    /// A vIOMMU.
+    Viommu(Viommu),
 }
 
 impl Object {
-    fn header(&self) -> &ObjectHeader {
-        match self {
-            Object::Ioas(o) => o.header(),
+    /// Tears down what the object owns that lives in the context (objects
+    /// it created in the table, attachments), before the object is dropped.
+    fn destroy(&self, ctx: &Context) {
+        if let Object::Selftest(selftest) = self {
+            selftest.teardown(ctx);
         }
     }
 }
@@ -52,14 +124,15 @@ impl Object {
 /// State every object kind embeds.
 #[derive(Default)]
 pub(crate) struct ObjectHeader {
-    /// How many [`ObjectRef`]s point here. Changed only under the table lock.
+    /// How many [`ObjectRef`]s point here. Changed only under the table
+    /// lock, or by cloning or dropping an `ObjectRef` (which cannot move it
+    /// to or from zero while a destroy looks).
     users: AtomicU32,
 }
 
 /// An object kind that can be looked up by id with its own type.
 pub(crate) trait ObjectKind: Sized + Send + Sync {
     /// The kind's object, or `None` if `object` is of another kind.
-    #[allow(dead_code, reason = "first used by HWPTs and devices")]
     fn from_object(object: &Object) -> Option<&Arc<Self>>;
     /// The embedded header.
     fn header(&self) -> &ObjectHeader;
@@ -125,14 +198,22 @@ impl ObjectTable {
     /// The object of kind `K` with this id, counted as a user until the
     /// returned reference is dropped. `ENOENT` if there is none or it is of
     /// another kind, as upstream.
-    #[allow(dead_code, reason = "first used by HWPTs and devices")]
     pub(crate) fn get<K: ObjectKind>(&self, id: u32) -> Result<ObjectRef<K>> {
-        let object = match self.slots.get(&id) {
-            Some(Some(object)) => K::from_object(object).ok_or(ENOENT)?.clone(),
-            _ => return Err(ENOENT),
-        };
-        object.header().users.fetch_add(1, Ordering::Relaxed);
-        Ok(ObjectRef { object })
+        match self.slots.get(&id) {
+            Some(Some(object)) => {
+                let object = K::from_object(object).ok_or(ENOENT)?;
+                Ok(ObjectRef::new(object.clone(), id))
+            }
+            _ => Err(ENOENT),
+        }
+    }
+
+    /// The object with this id, whatever its kind, counted as a user.
+    pub(crate) fn get_any(&self, id: u32) -> Result<AnyRef> {
+        match self.slots.get(&id) {
+            Some(Some(object)) => Ok(object.any_ref(id)),
+            _ => Err(ENOENT),
+        }
     }
 
     /// Unlinks the object with this id: `ENOENT` if there is none (or it is
@@ -151,6 +232,35 @@ impl ObjectTable {
         Ok(object)
     }
 
+    /// Unlinks the object with this id if it is still `object` and has no
+    /// users: how an object that only exists while used (an automatic HWPT)
+    /// goes away after its last user.
+    pub(crate) fn remove_unused<K: ObjectKind>(
+        &mut self,
+        id: u32,
+        object: &Arc<K>,
+    ) -> Option<Object> {
+        match self.slots.get(&id) {
+            Some(Some(o)) if o.is(Arc::as_ptr(object).cast()) => {}
+            _ => return None,
+        }
+        self.remove(id).ok()
+    }
+
+    /// Unlinks the object with this id if it is still `object`, whatever
+    /// its users: for objects owned by another one (a selftest device's
+    /// binding), which go with their owner. Lookups in flight keep the
+    /// object alive; it refuses further use by its own state.
+    pub(crate) fn unlink<K: ObjectKind>(&mut self, id: u32, object: &Arc<K>) -> Option<Object> {
+        match self.slots.get(&id) {
+            Some(Some(o)) if o.is(Arc::as_ptr(object).cast()) => {}
+            _ => return None,
+        }
+        let removed = self.slots.remove(&id).flatten();
+        self.ids.release_id(id as usize);
+        removed
+    }
+
     /// Unlinks every object, for teardown. Reservations in flight cannot
     /// exist then (they borrow the context).
     pub(crate) fn take_all(&mut self) -> RBTree<u32, Slot> {
@@ -162,9 +272,36 @@ impl ObjectTable {
 }
 
 /// A counted reference to an object: it is in use while this lives.
-#[allow(dead_code, reason = "first used by HWPTs and devices")]
 pub(crate) struct ObjectRef<K: ObjectKind> {
     object: Arc<K>,
+    id: u32,
+}
+
+impl<K: ObjectKind> ObjectRef<K> {
+    /// Counts a user of `object`. Callers hold the table lock, or the
+    /// object is not published yet, so no destroy can be looking.
+    fn new(object: Arc<K>, id: u32) -> Self {
+        object.header().users.fetch_add(1, Ordering::Relaxed);
+        Self { object, id }
+    }
+
+    /// The object's id.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The object itself.
+    pub(crate) fn arc(&self) -> &Arc<K> {
+        &self.object
+    }
+}
+
+impl<K: ObjectKind> Clone for ObjectRef<K> {
+    /// Another user. No table lock needed: the count is already nonzero, so
+    /// a destroy fails with `EBUSY` before and after.
+    fn clone(&self) -> Self {
+        Self::new(self.object.clone(), self.id)
+    }
 }
 
 impl<K: ObjectKind> Deref for ObjectRef<K> {
@@ -205,6 +342,13 @@ impl<'a> Reservation<'a> {
         self.table.lock().finalize(self.id, object);
         core::mem::forget(self);
     }
+
+    /// A user of an object that will be published under this id: for
+    /// objects that are in use from birth (an automatic HWPT attached while
+    /// it is created). Safe to count early: the id is not visible yet.
+    pub(crate) fn user_of<K: ObjectKind>(&self, object: &Arc<K>) -> ObjectRef<K> {
+        ObjectRef::new(object.clone(), self.id)
+    }
 }
 
 impl Drop for Reservation<'_> {
@@ -220,6 +364,7 @@ impl Command for iommu_destroy {
     fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
         let object = ucmd.ctx.objects.lock().remove(ucmd.cmd.id)?;
         // Torn down here, after the table lock is released.
+        object.destroy(ucmd.ctx);
         drop(object);
         Ok(())
     }
@@ -230,7 +375,7 @@ mod tests {
     use super::*;
 
     fn new_ioas() -> Result<Object> {
-        Ok(Object::Ioas(Arc::new(Ioas::new(), GFP_KERNEL)?))
+        Ok(Object::Ioas(Ioas::new()?))
     }
 
     /// Reserves and finalizes an IOAS, returning its id.

@@ -13,11 +13,16 @@ use kernel::{
 };
 
 mod context;
+mod device;
+mod hwpt;
 mod ioas;
+mod mock;
 mod object;
+mod selftest;
 mod sys;
 mod uapi;
 mod ucmd;
+mod viommu;
 
 module! {
     type: RustIommufd,
@@ -25,12 +30,29 @@ module! {
     authors: ["The rust-iommufd developers"],
     description: "iommufd user-space API with IO page fault delivery, in Rust",
     license: "GPL",
+    // iommu_attach_group_handle() and friends.
+    imports_ns: ["IOMMUFD_INTERNAL"],
 }
 
+/// The module's state. Fields drop in order: the device node goes before
+/// the mock IOMMU that its files' objects use.
 #[pin_data]
 struct RustIommufd {
     #[pin]
-    _misc: MiscDeviceRegistration<context::Context>,
+    misc: MiscDeviceRegistration<context::Context>,
+    #[pin]
+    mock: mock::MockIommu,
+}
+
+/// The mock IOMMU of the module that registered `misc`.
+fn mock_iommu(misc: &MiscDeviceRegistration<context::Context>) -> &'static mock::MockIommu {
+    let misc = core::ptr::from_ref(misc);
+    // SAFETY: the only registration of this type is the `misc` field of
+    // the module's `RustIommufd`, which lives (pinned, in the module's
+    // static storage) until the module is unloaded; the module cannot be
+    // unloaded while a file of the device is open, and contexts live no
+    // longer than their file.
+    unsafe { &(*kernel::container_of!(misc, RustIommufd, misc)).mock }
 }
 
 /// Checks the requested device name before registering it.
@@ -54,7 +76,8 @@ fn device_options() -> Result<MiscDeviceOptions> {
 impl kernel::InPlaceModule for RustIommufd {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            _misc <- MiscDeviceRegistration::register(device_options()?),
+            mock <- mock::MockIommu::new(),
+            misc <- MiscDeviceRegistration::register(device_options()?),
         })
     }
 }

@@ -63,8 +63,13 @@ impl<C: Command> Ucmd<'_, C> {
     }
 }
 
-/// Reads a `C` of `user_size` bytes, applying the size rules above.
-fn read_struct<C: Command>(user: UserPtr, user_size: usize) -> Result<C> {
+/// Reads a `C` of `user_size` bytes, applying the size rules above
+/// (`copy_struct_from_user()`'s): short reads zero-extend, long ones must
+/// have a zero tail (`E2BIG`).
+pub(crate) fn read_extensible<C: FromBytes + AsBytes + Default>(
+    user: UserPtr,
+    user_size: usize,
+) -> Result<C> {
     let mut cmd = C::default();
     let known = user_size.min(size_of::<C>());
     let mut reader = UserSlice::new(user, user_size).reader();
@@ -87,7 +92,7 @@ fn run<C: Command>(ctx: &Context, user: UserPtr, user_size: usize) -> Result<isi
     }
     let mut ucmd = Ucmd {
         ctx,
-        cmd: read_struct::<C>(user, user_size)?,
+        cmd: read_extensible::<C>(user, user_size)?,
         user,
         user_size,
     };
@@ -95,8 +100,9 @@ fn run<C: Command>(ctx: &Context, user: UserPtr, user_size: usize) -> Result<isi
     Ok(0)
 }
 
-/// Highest ioctl number of the iommufd uAPI (implemented or not).
-const LAST_CMD: u32 = uapi::IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA;
+/// Highest ioctl number of the iommufd uAPI (implemented or not):
+/// `IOMMU_TEST_CMD`, as in upstream built with `CONFIG_IOMMUFD_TEST`.
+const LAST_CMD: u32 = <uapi::iommu_test_cmd as Command>::NR;
 
 /// Entry point for every ioctl on the device.
 pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
@@ -116,6 +122,11 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     match nr {
         uapi::iommu_destroy::NR => run::<uapi::iommu_destroy>(ctx, user, user_size),
         uapi::iommu_ioas_alloc::NR => run::<uapi::iommu_ioas_alloc>(ctx, user, user_size),
+        uapi::iommu_hwpt_alloc::NR => run::<uapi::iommu_hwpt_alloc>(ctx, user, user_size),
+        uapi::iommu_hw_info::NR => run::<uapi::iommu_hw_info>(ctx, user, user_size),
+        uapi::iommu_hwpt_invalidate::NR => run::<uapi::iommu_hwpt_invalidate>(ctx, user, user_size),
+        uapi::iommu_viommu_alloc::NR => run::<uapi::iommu_viommu_alloc>(ctx, user, user_size),
+        uapi::iommu_test_cmd::NR => run::<uapi::iommu_test_cmd>(ctx, user, user_size),
         _ => Err(ENOTTY),
     }
 }

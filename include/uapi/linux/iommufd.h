@@ -83,4 +83,272 @@ struct iommu_ioas_alloc {
 };
 #define IOMMU_IOAS_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC)
 
+/**
+ * enum iommufd_hwpt_alloc_flags - flags of struct iommu_hwpt_alloc
+ * @IOMMU_HWPT_ALLOC_NEST_PARENT: the new paging HWPT may later serve as the
+ *                                stage-2 parent of nested HWPTs and vIOMMUs
+ * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the HWPT must be able to track dirty
+ *                                   IOVAs; refused (EOPNOTSUPP) when the
+ *                                   device's IOMMU cannot do it
+ * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id of struct iommu_hwpt_alloc names a
+ *                             fault queue that receives this HWPT's faults
+ * @IOMMU_HWPT_ALLOC_PASID: the HWPT may be attached to PASIDs of the device;
+ *                          once a PASID is in use, whatever is attached to
+ *                          the device's main (non-PASID) translation must
+ *                          carry this flag too. EOPNOTSUPP when the IOMMU has
+ *                          no PASID support.
+ */
+enum iommufd_hwpt_alloc_flags {
+	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
+	IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1,
+	IOMMU_HWPT_FAULT_ID_VALID = 1 << 2,
+	IOMMU_HWPT_ALLOC_PASID = 1 << 3,
+};
+
+/**
+ * enum iommu_hwpt_data_type - format of the driver data given to HWPT_ALLOC
+ * @IOMMU_HWPT_DATA_NONE: no driver data; used for paging HWPTs
+ * @IOMMU_HWPT_DATA_VTD_S1: Intel VT-d first-stage page table description
+ * @IOMMU_HWPT_DATA_ARM_SMMUV3: ARM SMMUv3 nested stream table entry
+ * @IOMMU_HWPT_DATA_AMD_GUEST: AMD IOMMU guest device table entry
+ *
+ * The vendor structures themselves are not declared in this header.
+ */
+enum iommu_hwpt_data_type {
+	IOMMU_HWPT_DATA_NONE = 0,
+	IOMMU_HWPT_DATA_VTD_S1 = 1,
+	IOMMU_HWPT_DATA_ARM_SMMUV3 = 2,
+	IOMMU_HWPT_DATA_AMD_GUEST = 3,
+};
+
+/**
+ * struct iommu_hwpt_alloc - ioctl(IOMMU_HWPT_ALLOC)
+ * @size: sizeof(struct iommu_hwpt_alloc)
+ * @flags: bitwise OR of enum iommufd_hwpt_alloc_flags; other bits fail
+ *         with EOPNOTSUPP
+ * @dev_id: id of a bound device; the HWPT is made to suit its IOMMU
+ * @pt_id: what the new HWPT is built on: an IOAS (gives a paging HWPT), a
+ *         nesting-parent paging HWPT or a vIOMMU (both give a nested HWPT)
+ * @out_hwpt_id: id of the new HWPT
+ * @__reserved: must be 0
+ * @data_type: one of enum iommu_hwpt_data_type, or a driver-defined type
+ * @data_len: byte length of the buffer at @data_uptr
+ * @data_uptr: user address of the driver data of type @data_type
+ * @fault_id: id of a fault queue object; only read when
+ *            IOMMU_HWPT_FAULT_ID_VALID is set in @flags
+ * @__reserved2: must be 0; pads the structure to a multiple of 8 bytes
+ *
+ * Creates a hardware page table object, i.e. an IOMMU domain the caller can
+ * attach devices to.
+ *
+ * With an IOAS in @pt_id the kernel owns the page table and mirrors the
+ * IOAS's mappings into it; @data_type is then normally IOMMU_HWPT_DATA_NONE.
+ * Passing IOMMU_HWPT_ALLOC_NEST_PARENT makes it usable as a nesting parent.
+ *
+ * With a nesting-parent HWPT or a vIOMMU in @pt_id, user space owns the
+ * stage-1 table; @data_type and the data at @data_uptr describe it in the
+ * IOMMU's own format. The device and the vIOMMU must sit behind the same
+ * physical IOMMU.
+ *
+ * For IOMMU_HWPT_DATA_NONE both @data_len and @data_uptr should be 0; for
+ * any other type both must be set.
+ */
+struct iommu_hwpt_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pt_id;
+	__u32 out_hwpt_id;
+	__u32 __reserved;
+	__u32 data_type;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	__u32 fault_id;
+	__u32 __reserved2;
+};
+#define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+
+/**
+ * enum iommu_hw_info_type - format of the data returned by IOMMU_GET_HW_INFO
+ * @IOMMU_HW_INFO_TYPE_NONE: (output) the driver reports no hardware data
+ * @IOMMU_HW_INFO_TYPE_DEFAULT: (input) let the driver pick its own format
+ * @IOMMU_HW_INFO_TYPE_INTEL_VTD: Intel VT-d registers
+ * @IOMMU_HW_INFO_TYPE_ARM_SMMUV3: ARM SMMUv3 ID registers
+ * @IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV: NVIDIA Tegra241 CMDQV, an extension of
+ *                                     ARM SMMUv3
+ * @IOMMU_HW_INFO_TYPE_AMD: AMD IOMMU registers
+ */
+enum iommu_hw_info_type {
+	IOMMU_HW_INFO_TYPE_NONE = 0,
+	IOMMU_HW_INFO_TYPE_DEFAULT = 0,
+	IOMMU_HW_INFO_TYPE_INTEL_VTD = 1,
+	IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2,
+	IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV = 3,
+	IOMMU_HW_INFO_TYPE_AMD = 4,
+};
+
+/**
+ * enum iommufd_hw_capabilities - bits of iommu_hw_info::out_capabilities
+ * @IOMMU_HW_CAP_DIRTY_TRACKING: the IOMMU can track dirty IOVAs, so
+ *                               IOMMU_HWPT_SET_DIRTY_TRACKING and
+ *                               IOMMU_HWPT_GET_DIRTY_BITMAP are usable
+ * @IOMMU_HW_CAP_PCI_PASID_EXEC: the PCI PASID capability advertises
+ *                               execute permission; meaningless when
+ *                               out_max_pasid_log2 is 0
+ * @IOMMU_HW_CAP_PCI_PASID_PRIV: the PCI PASID capability advertises
+ *                               privileged mode; meaningless when
+ *                               out_max_pasid_log2 is 0
+ * @IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED: ATS is unavailable for this device
+ *                                      (when clear, ATS may be in use)
+ */
+enum iommufd_hw_capabilities {
+	IOMMU_HW_CAP_DIRTY_TRACKING = 1 << 0,
+	IOMMU_HW_CAP_PCI_PASID_EXEC = 1 << 1,
+	IOMMU_HW_CAP_PCI_PASID_PRIV = 1 << 2,
+	IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 1 << 3,
+};
+
+/**
+ * enum iommufd_hw_info_flags - flags of struct iommu_hw_info
+ * @IOMMU_HW_INFO_FLAG_INPUT_TYPE: @in_data_type names the format the caller
+ *                                 wants; without this flag whatever is in
+ *                                 that field is treated as
+ *                                 IOMMU_HW_INFO_TYPE_DEFAULT
+ */
+enum iommufd_hw_info_flags {
+	IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1 << 0,
+};
+
+/**
+ * struct iommu_hw_info - ioctl(IOMMU_GET_HW_INFO)
+ * @size: sizeof(struct iommu_hw_info)
+ * @flags: bitwise OR of enum iommufd_hw_info_flags
+ * @dev_id: id of a bound device whose IOMMU is queried
+ * @data_len: in: byte length of the buffer at @data_uptr (0 is allowed);
+ *            out: byte length of the data the driver has
+ * @data_uptr: user address of the buffer receiving the driver data
+ * @in_data_type: requested format (enum iommu_hw_info_type or a driver
+ *                type), only read with IOMMU_HW_INFO_FLAG_INPUT_TYPE
+ * @out_data_type: format of the data written to @data_uptr; shares its
+ *                 storage with @in_data_type
+ * @out_max_pasid_log2: number of PASID bits the device supports, 0 when it
+ *                      has no PASID support
+ * @__reserved: must be 0
+ * @out_capabilities: bitwise OR of enum iommufd_hw_capabilities
+ *
+ * Reports the IOMMU behind a bound device, so that a VMM can present a
+ * compatible virtual IOMMU (for example one whose stage-1 page table format
+ * the hardware can walk when nesting).
+ *
+ * The driver data is copied to @data_uptr, cut to @data_len when the buffer
+ * is smaller; when the buffer is larger, the bytes past the driver data are
+ * zeroed. On success @data_len tells how much data the driver has and
+ * @out_data_type how to decode it.
+ */
+struct iommu_hw_info {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	union {
+		__u32 in_data_type;
+		__u32 out_data_type;
+	};
+	__u8 out_max_pasid_log2;
+	__u8 __reserved[3];
+	__aligned_u64 out_capabilities;
+};
+#define IOMMU_GET_HW_INFO _IO(IOMMUFD_TYPE, IOMMUFD_CMD_GET_HW_INFO)
+
+/**
+ * enum iommu_hwpt_invalidate_data_type - format of invalidation entries
+ * @IOMMU_HWPT_INVALIDATE_DATA_VTD_S1: Intel VT-d first-stage invalidation
+ * @IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3: ARM SMMUv3 command, given to a
+ *                                           vIOMMU
+ */
+enum iommu_hwpt_invalidate_data_type {
+	IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 = 0,
+	IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 = 1,
+};
+
+/**
+ * struct iommu_hwpt_invalidate - ioctl(IOMMU_HWPT_INVALIDATE)
+ * @size: sizeof(struct iommu_hwpt_invalidate)
+ * @hwpt_id: id of a nested HWPT or of a vIOMMU whose caches are flushed
+ * @data_uptr: user address of an array of invalidation entries
+ * @data_type: format of every entry of the array (enum
+ *             iommu_hwpt_invalidate_data_type or a driver type); must be one
+ *             the object named by @hwpt_id understands
+ * @entry_len: byte size of one entry as the caller laid it out
+ * @entry_num: in: number of entries in the array; out: number of entries the
+ *             driver completed, also when the ioctl fails part way
+ * @__reserved: must be 0
+ *
+ * Flushes caches that depend on a user-owned page table (nested HWPT) or on
+ * state owned by a vIOMMU (device caches, descriptor caches, ...). User
+ * space issues this after changing such a table.
+ *
+ * The array spans @entry_len * @entry_num bytes. With @entry_num == 0 nothing
+ * is read and @data_uptr and @entry_len are ignored, which lets a caller
+ * probe whether @data_type is supported.
+ */
+struct iommu_hwpt_invalidate {
+	__u32 size;
+	__u32 hwpt_id;
+	__aligned_u64 data_uptr;
+	__u32 data_type;
+	__u32 entry_len;
+	__u32 entry_num;
+	__u32 __reserved;
+};
+#define IOMMU_HWPT_INVALIDATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)
+
+/**
+ * enum iommu_viommu_type - kind of virtual IOMMU
+ * @IOMMU_VIOMMU_TYPE_DEFAULT: reserved
+ * @IOMMU_VIOMMU_TYPE_ARM_SMMUV3: ARM SMMUv3
+ * @IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV: ARM SMMUv3 with the NVIDIA Tegra241
+ *                                    CMDQV extension; the guest must program
+ *                                    the VINTF's HYP_OWN bit as 0
+ */
+enum iommu_viommu_type {
+	IOMMU_VIOMMU_TYPE_DEFAULT = 0,
+	IOMMU_VIOMMU_TYPE_ARM_SMMUV3 = 1,
+	IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV = 2,
+};
+
+/**
+ * struct iommu_viommu_alloc - ioctl(IOMMU_VIOMMU_ALLOC)
+ * @size: sizeof(struct iommu_viommu_alloc)
+ * @flags: must be 0
+ * @type: one of enum iommu_viommu_type, or a driver-defined type
+ * @dev_id: id of a bound device; its physical IOMMU backs the vIOMMU
+ * @hwpt_id: id of a nesting-parent paging HWPT the vIOMMU is tied to
+ * @out_viommu_id: id of the new vIOMMU
+ * @data_len: byte length of the driver data at @data_uptr
+ * @__reserved: must be 0
+ * @data_uptr: user address of type-specific data; the driver may also write
+ *             results back into it
+ *
+ * Creates a virtual IOMMU: the share of a physical IOMMU's virtualization
+ * features handed to one VM. It groups what is global to the guest's IOMMU
+ * rather than to one device: guest-chosen cache tags, the nesting parent it
+ * may share across physical IOMMUs, virtual device ids, events that belong
+ * to no device, paravirtual invalidation, and hardware queues or interrupts
+ * assigned to the guest.
+ */
+struct iommu_viommu_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 type;
+	__u32 dev_id;
+	__u32 hwpt_id;
+	__u32 out_viommu_id;
+	__u32 data_len;
+	__u32 __reserved;
+	__aligned_u64 data_uptr;
+};
+#define IOMMU_VIOMMU_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VIOMMU_ALLOC)
+
 #endif /* _UAPI_IOMMUFD_H */

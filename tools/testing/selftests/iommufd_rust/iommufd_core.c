@@ -9,10 +9,20 @@
  */
 #include <string.h>
 
+#include <linux/iommufd_test.h>
+
 #include "iommufd_utils.h"
 
-/* Highest ioctl number of the iommufd range, implemented or not. */
-#define IOMMUFD_CMD_LAST IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA
+/*
+ * Highest ioctl number of the iommufd range, implemented or not: the range
+ * ends with IOMMU_TEST_CMD (IOMMUFD_CMD_BASE + 32), as in upstream built with
+ * CONFIG_IOMMUFD_TEST, so 0x96..0x9f are holes inside it.
+ */
+#define IOMMUFD_CMD_LAST _IOC_NR(IOMMU_TEST_CMD)
+
+/* The unused numbers between the last real command and the test one. */
+#define IOMMUFD_CMD_HOLE_FIRST (IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA + 1)
+#define IOMMUFD_CMD_HOLE_LAST (IOMMUFD_CMD_LAST - 1)
 
 /*
  * A number in range that the module does not implement yet. Move this to
@@ -129,6 +139,41 @@ TEST_F(iommufd, ioctl_unimplemented_nr_in_range_is_enotty)
 
 	EXPECT_ERRNO(ENOTTY, ioctl(self->fd,
 				   _IO(IOMMUFD_TYPE, UNIMPLEMENTED_NR), &buf));
+}
+
+/*
+ * The numbers between the last real command and IOMMU_TEST_CMD belong to no
+ * command: in range, so the size is read first (EFAULT on a bad pointer),
+ * then ENOTTY.
+ */
+TEST_F(iommufd, ioctl_unused_nr_before_test_cmd_reads_size_then_enotty)
+{
+	union {
+		__u32 size;
+		__u8 raw[64];
+	} buf = { .size = sizeof(buf) };
+	unsigned int nr;
+
+	ASSERT_EQ(0x96, IOMMUFD_CMD_HOLE_FIRST);
+	ASSERT_EQ(0x9fU, IOMMUFD_CMD_HOLE_LAST);
+	for (nr = IOMMUFD_CMD_HOLE_FIRST; nr <= IOMMUFD_CMD_HOLE_LAST; nr++) {
+		EXPECT_ERRNO_LOG(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, nr),
+					   &buf),
+			  "nr %#x", nr);
+		EXPECT_ERRNO_LOG(EFAULT, ioctl(self->fd, _IO(IOMMUFD_TYPE, nr),
+					   NULL),
+			  "nr %#x", nr);
+	}
+}
+
+/* IOMMU_TEST_CMD closes the range: the number after it is out of range. */
+TEST_F(iommufd, ioctl_range_ends_at_test_cmd)
+{
+	EXPECT_EQ(0xa0U, IOMMUFD_CMD_LAST);
+	EXPECT_ERRNO(EFAULT, ioctl(self->fd, IOMMU_TEST_CMD, NULL));
+	EXPECT_ERRNO(ENOTTY, ioctl(self->fd,
+				   _IO(IOMMUFD_TYPE, IOMMUFD_CMD_LAST + 1),
+				   NULL));
 }
 
 /* Structure size rules: IOMMU_DESTROY */

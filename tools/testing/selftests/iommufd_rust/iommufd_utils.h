@@ -79,6 +79,20 @@ static inline int destroy(int fd, __u32 id)
 			EXPECT_EQ(expected, __err);		\
 	} while (0)
 
+/* EXPECT_ERRNO that also logs a printf-style message when it fails. */
+#define EXPECT_ERRNO_LOG(expected, expr, fmt, ...)			\
+	do {								\
+		int __ret, __err;					\
+									\
+		errno = 0;						\
+		__ret = (expr);						\
+		__err = errno;						\
+		EXPECT_EQ(-1, __ret) TH_LOG(fmt, ##__VA_ARGS__);	\
+		if (__ret == -1)					\
+			EXPECT_EQ(expected, __err)			\
+				TH_LOG(fmt, ##__VA_ARGS__);		\
+	} while (0)
+
 static inline size_t page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);

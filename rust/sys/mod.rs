@@ -6,6 +6,8 @@
 
 use kernel::{bindings, prelude::*, str::CStr};
 
+pub(crate) mod iommu;
+
 extern "C" {
     /// Defined in helpers.c: the `devname` module parameter's buffer.
     fn rust_iommufd_devname() -> *const c_char;

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The device object: a device bound to this context, and what it is
+//! attached to, per PASID.
+//!
+//! Binding claims DMA ownership of the device's IOMMU group, which puts it
+//! in the blocking domain. Attaching gives the core an *attach handle*
+//! that points back at the [`Device`]: the core keeps it in the group's
+//! PASID array, so a fault group reported for (device, PASID) leads back
+//! here. Each attachment holds its HWPT as a user.
+//!
+//! Lock order: `Ioas::auto_hwpts`, then the table lock (briefly, for
+//! lookups), then [`Device`]'s `state`; the core's group mutex and the mock
+//! driver's locks nest inside `state`.
+
+use kernel::{
+    bindings,
+    device::Device as KDevice,
+    new_mutex,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{aref::ARef, Arc, Mutex},
+    types::Opaque,
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::{
+    context::Context,
+    hwpt::{put_hwpt, HwptPaging, HwptRef},
+    ioas::Ioas,
+    mock::dev::MockDev,
+    object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation},
+    sys::iommu::{self as sys, Group},
+    uapi::{self, iommu_hw_info},
+    ucmd::{offset_end, Command, Ucmd},
+};
+
+/// What the core keeps for an attachment; `handle` must be first, so the
+/// core's pointer to it is a pointer to this.
+#[repr(C)]
+pub(crate) struct AttachHandle {
+    handle: Opaque<bindings::iommu_attach_handle>,
+    /// The device this attachment belongs to.
+    device: *const Device,
+}
+
+/// One PASID's attachment.
+struct Attachment {
+    hwpt: HwptRef,
+    /// Known to the core until detached or replaced; boxed so it never moves.
+    _handle: KBox<AttachHandle>,
+}
+
+struct DeviceState {
+    /// Cleared by [`Device::unbind`]: the device takes no more attachments.
+    bound: bool,
+    /// Attachments by PASID (`IOMMU_NO_PASID` for the whole device).
+    attached: RBTree<u32, Attachment>,
+}
+
+/// A bound device.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Device {
+    pub(crate) header: ObjectHeader,
+    /// Its object id, which fault records carry as `dev_id`.
+    id: u32,
+    dev: ARef<KDevice>,
+    group: Group,
+    #[pin]
+    state: Mutex<DeviceState>,
+}
+
+// SAFETY: the attach handles' raw pointers point at this (pinned, shared)
+// device; everything else is locked or immutable.
+unsafe impl Send for Device {}
+// SAFETY: as above.
+unsafe impl Sync for Device {}
+
+impl Device {
+    /// Binds `dev` to `ctx` under a reserved id and publishes it
+    /// (`iommufd_device_bind`); returns a user of it.
+    pub(crate) fn bind(ctx: &Context, dev: ARef<KDevice>) -> Result<ObjectRef<Device>> {
+        // iommufd always asks for coherent DMA: there is no way for user
+        // space to keep caches in step otherwise.
+        if !sys::capable(&dev, bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY) {
+            return Err(EINVAL);
+        }
+        let reservation = Reservation::new(&ctx.objects)?;
+        let group = Group::of(&dev)?;
+        sys::claim_dma_owner(&dev, ctx.dma_owner())?;
+        let id = reservation.id();
+        let bound_dev = dev.clone();
+        let device = Arc::pin_init(
+            pin_init!(Self {
+                header: ObjectHeader::default(),
+                id,
+                dev: bound_dev,
+                group,
+                state <- new_mutex!(DeviceState {
+                    bound: true,
+                    attached: RBTree::new(),
+                }),
+            }),
+            GFP_KERNEL,
+        );
+        let device = match device {
+            Ok(device) => device,
+            Err(e) => {
+                sys::release_dma_owner(&dev);
+                return Err(e);
+            }
+        };
+        let user = reservation.user_of(&device);
+        reservation.finalize(Object::Device(device));
+        Ok(user)
+    }
+
+    /// The mock device behind this one, if it is one. (The memory is
+    /// ours for as long as we live; its IOMMU state is not: see
+    /// [`Self::with_bound`].)
+    pub(crate) fn mock_dev(&self) -> Option<&MockDev> {
+        MockDev::from_device(&self.dev)
+    }
+
+    /// Runs `f` on the device while it is bound (`ENOENT` once unbound).
+    /// The core's per-device IOMMU state lives until the device leaves its
+    /// bus, which its owner does only after unbinding, and unbinding waits
+    /// for `f`.
+    pub(crate) fn with_bound<R>(&self, f: impl FnOnce(&KDevice) -> Result<R>) -> Result<R> {
+        let state = self.state.lock();
+        if !state.bound {
+            return Err(ENOENT);
+        }
+        let result = f(&self.dev);
+        drop(state);
+        result
+    }
+
+    /// Checks upstream's PASID compatibility rule for putting `hwpt` at
+    /// `pasid`: a HWPT shared with PASID attachments must have been
+    /// allocated with `IOMMU_HWPT_ALLOC_PASID`, on either side.
+    fn check_pasid_compat(state: &DeviceState, hwpt: &HwptRef, pasid: u32) -> Result {
+        if pasid == bindings::IOMMU_NO_PASID {
+            let has_pasids = state
+                .attached
+                .keys()
+                .any(|&p| p != bindings::IOMMU_NO_PASID);
+            if !hwpt.pasid_compat() && has_pasids {
+                return Err(EINVAL);
+            }
+        } else {
+            if !hwpt.pasid_compat() {
+                return Err(EINVAL);
+            }
+            if let Some(rid) = state.attached.get(&bindings::IOMMU_NO_PASID) {
+                if !rid.hwpt.pasid_compat() {
+                    return Err(EINVAL);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn new_handle(&self) -> Result<KBox<AttachHandle>> {
+        Ok(KBox::new(
+            AttachHandle {
+                handle: Opaque::zeroed(),
+                device: core::ptr::from_ref(self),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Attaches `hwpt` at `pasid`: `EBUSY` if something is attached there.
+    pub(crate) fn attach(&self, pasid: u32, hwpt: HwptRef) -> Result {
+        let mut state = self.state.lock();
+        if !state.bound {
+            return Err(ENOENT);
+        }
+        if state.attached.get(&pasid).is_some() {
+            return Err(EBUSY);
+        }
+        Self::check_pasid_compat(&state, &hwpt, pasid)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let handle = self.new_handle()?;
+        // SAFETY: the handle is boxed and kept in `attached` until detach or
+        // replace; the HWPT (and its domain) is held by the same entry.
+        unsafe {
+            sys::attach(
+                hwpt.domain(),
+                &self.dev,
+                &self.group,
+                pasid,
+                handle.handle.get(),
+                false,
+            )?
+        };
+        state.attached.insert(node.into_node(
+            pasid,
+            Attachment {
+                hwpt,
+                _handle: handle,
+            },
+        ));
+        Ok(())
+    }
+
+    /// Moves `pasid` to `hwpt` without passing through the blocking domain:
+    /// `EINVAL` if nothing is attached there. Returns the reference no
+    /// longer needed (the old HWPT's, or `hwpt` if it was already there).
+    pub(crate) fn replace(&self, pasid: u32, hwpt: HwptRef) -> Result<HwptRef> {
+        let mut state = self.state.lock();
+        if !state.bound {
+            return Err(ENOENT);
+        }
+        match state.attached.get(&pasid) {
+            None => return Err(EINVAL),
+            Some(old) if old.hwpt.same(&hwpt) => return Ok(hwpt),
+            Some(_) => {}
+        }
+        Self::check_pasid_compat(&state, &hwpt, pasid)?;
+        let handle = self.new_handle()?;
+        // SAFETY: as in `attach`; the old handle stays valid until the core
+        // has switched to the new one.
+        unsafe {
+            sys::attach(
+                hwpt.domain(),
+                &self.dev,
+                &self.group,
+                pasid,
+                handle.handle.get(),
+                true,
+            )?
+        };
+        let entry = state.attached.get_mut(&pasid).ok_or(EINVAL)?;
+        let old = core::mem::replace(
+            entry,
+            Attachment {
+                hwpt,
+                _handle: handle,
+            },
+        );
+        Ok(old.hwpt)
+    }
+
+    /// Detaches whatever is at `pasid`, returning its HWPT reference.
+    pub(crate) fn detach(&self, pasid: u32) -> Option<HwptRef> {
+        let mut state = self.state.lock();
+        let attachment = state.attached.remove(&pasid)?;
+        sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid);
+        Some(attachment.hwpt)
+    }
+
+    /// Detaches everything (PASIDs first, then the device itself), gives up
+    /// DMA ownership and refuses further attachments. Returns the HWPT
+    /// references the attachments held. Idempotent.
+    pub(crate) fn unbind(&self) -> KVec<HwptRef> {
+        let mut released = KVec::new();
+        let mut state = self.state.lock();
+        if !state.bound {
+            return released;
+        }
+        // PASIDs first, the RID (IOMMU_NO_PASID) last.
+        loop {
+            let next = state
+                .attached
+                .keys()
+                .copied()
+                .find(|&p| p != bindings::IOMMU_NO_PASID)
+                .or_else(|| state.attached.keys().next().copied());
+            let Some(pasid) = next else { break };
+            if let Some(a) = state.attached.remove(&pasid) {
+                sys::detach(a.hwpt.domain(), &self.dev, &self.group, pasid);
+                // Should this fail, the reference is dropped here instead
+                // of by the caller: an automatic HWPT then stays until the
+                // file is closed.
+                let _ = released.push(a.hwpt, GFP_KERNEL);
+            }
+        }
+        sys::release_dma_owner(&self.dev);
+        state.bound = false;
+        released
+    }
+
+    /// The domain the core has attached at `pasid` through a handle.
+    pub(crate) fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
+        // Under the lock: the handle cannot be detached while we read it.
+        let _state = self.state.lock();
+        self.group.attached_domain(pasid)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Device {
+    fn drop(self: Pin<&mut Self>) {
+        // Normally unbound by its owner first; this covers the rest.
+        drop(self.unbind());
+    }
+}
+
+/// Attaches (or with `replace`, moves) `pasid` of `device` to the object
+/// `pt_id` names: a HWPT, or an IOAS, for which an automatic HWPT is found
+/// or made (`iommufd_device_change_pt`). Returns the id of the HWPT now
+/// attached.
+pub(crate) fn attach_pt(
+    ctx: &Context,
+    device: &Device,
+    pasid: u32,
+    pt_id: u32,
+    replace: bool,
+) -> Result<u32> {
+    let pt = ctx.objects.lock().get_any(pt_id)?;
+    let (id, put) = match pt {
+        AnyRef::Ioas(ioas) => attach_auto(ctx, device, pasid, &ioas, replace)?,
+        other => {
+            let hwpt = HwptRef::from_any(other)?;
+            let id = hwpt.id();
+            (id, change(device, pasid, hwpt, replace)?)
+        }
+    };
+    // After every lock is dropped: this may destroy an automatic HWPT.
+    if let Some(put) = put {
+        put_hwpt(ctx, put);
+    }
+    Ok(id)
+}
+
+/// Attach or replace; returns a reference the caller must put.
+fn change(device: &Device, pasid: u32, hwpt: HwptRef, replace: bool) -> Result<Option<HwptRef>> {
+    if replace {
+        device.replace(pasid, hwpt).map(Some)
+    } else {
+        device.attach(pasid, hwpt).map(|()| None)
+    }
+}
+
+/// The automatic-HWPT half of [`attach_pt`]
+/// (`iommufd_device_auto_get_domain`): any automatic HWPT on the IOAS that
+/// the device accepts will do; otherwise a new one is made.
+fn attach_auto(
+    ctx: &Context,
+    device: &Device,
+    pasid: u32,
+    ioas: &ObjectRef<Ioas>,
+    replace: bool,
+) -> Result<(u32, Option<HwptRef>)> {
+    let mut auto = ioas.auto_hwpts.lock();
+    let mut i = 0;
+    while i < auto.len() {
+        let id = auto[i];
+        let hwpt = match ctx.objects.lock().get::<HwptPaging>(id) {
+            Ok(hwpt) if hwpt.is_auto_on(ioas.arc()) => hwpt,
+            // Gone (or the id was reused): prune.
+            _ => {
+                auto.remove(i)?;
+                continue;
+            }
+        };
+        i += 1;
+        match change(device, pasid, HwptRef::Paging(hwpt), replace) {
+            Ok(put) => return Ok((id, put)),
+            // The device does not accept this one; try the next.
+            Err(e) if e == EINVAL => continue,
+            Err(e) => return Err(e),
+        }
+    }
+
+    let reservation = Reservation::new(&ctx.objects)?;
+    let hwpt = HwptPaging::new(device, ioas.clone(), 0, None, true)?;
+    let id = reservation.id();
+    auto.push(id, GFP_KERNEL)?;
+    let user = HwptRef::Paging(reservation.user_of(&hwpt));
+    let put = match change(device, pasid, user, replace) {
+        Ok(put) => put,
+        Err(e) => {
+            auto.pop();
+            return Err(e);
+        }
+    };
+    reservation.finalize(Object::HwptPaging(hwpt));
+    Ok((id, put))
+}
+
+impl Command for iommu_hw_info {
+    const NR: u32 = uapi::IOMMUFD_CMD_GET_HW_INFO;
+    const MIN_SIZE: usize = offset_end!(iommu_hw_info, __reserved);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let cmd = &mut ucmd.cmd;
+        if cmd.flags & !uapi::IOMMU_HW_INFO_FLAG_INPUT_TYPE != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if cmd.__reserved.iter().any(|&b| b != 0) {
+            return Err(EOPNOTSUPP);
+        }
+        // Drivers get no type they were not asked for.
+        if cmd.flags & uapi::IOMMU_HW_INFO_FLAG_INPUT_TYPE == 0 {
+            cmd.__bindgen_anon_1.in_data_type = uapi::IOMMU_HW_INFO_TYPE_DEFAULT;
+        }
+        let device = ucmd.ctx.objects.lock().get::<Device>(cmd.dev_id)?;
+        let user = UserPtr::from_addr(cmd.data_uptr as usize);
+        let user_len = cmd.data_len as usize;
+        // SAFETY: a union of two `u32`s.
+        let mut data_type = unsafe { cmd.__bindgen_anon_1.in_data_type };
+        device.with_bound(|dev| {
+            let data_len = sys::hw_info(dev, &mut data_type, |data| {
+                // What fits, then zeroes to the end of the caller's buffer.
+                let copy = data.len().min(user_len);
+                let mut writer = UserSlice::new(user, user_len).writer();
+                writer.write_slice(&data[..copy])?;
+                let zeroes = [0u8; 64];
+                let mut left = user_len - copy;
+                while left > 0 {
+                    let n = left.min(zeroes.len());
+                    writer.write_slice(&zeroes[..n])?;
+                    left -= n;
+                }
+                Ok(data.len())
+            })?;
+            cmd.__bindgen_anon_1.out_data_type = data_type;
+            // The size we have, which may exceed the caller's buffer.
+            cmd.data_len = data_len as u32;
+            cmd.out_capabilities = 0;
+            if sys::capable(dev, bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING) {
+                cmd.out_capabilities |= u64::from(uapi::IOMMU_HW_CAP_DIRTY_TRACKING);
+            }
+            if !sys::capable(dev, bindings::iommu_cap_IOMMU_CAP_PCI_ATS_SUPPORTED) {
+                cmd.out_capabilities |= u64::from(uapi::IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED);
+            }
+            let max_pasids = sys::max_pasids(dev);
+            cmd.out_max_pasid_log2 = if max_pasids != 0 {
+                max_pasids.ilog2() as u8
+            } else {
+                0
+            };
+            Ok(())
+        })?;
+        drop(device);
+        ucmd.respond()
+    }
+}

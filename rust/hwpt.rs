@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Hardware page tables (HWPTs): objects that own an `iommu_domain`
+//! allocated through the device's IOMMU driver.
+//!
+//! - A paging HWPT lives on an IOAS (it counts as a user of it). It is
+//!   either made by `IOMMU_HWPT_ALLOC`, or *automatic*: made when a device
+//!   is attached to an IOAS directly, shared by later such attaches, and
+//!   destroyed when its last device goes.
+//! - A nested HWPT lives on a paging parent allocated with
+//!   `IOMMU_HWPT_ALLOC_NEST_PARENT` (it counts as a user of it).
+//! - Devices attached to a HWPT count as its users, so it cannot be
+//!   destroyed while attached.
+
+use kernel::{bindings, prelude::*, sync::Arc, uaccess::UserPtr};
+
+use crate::{
+    context::Context,
+    device::Device,
+    ioas::Ioas,
+    object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation},
+    sys::iommu::{self as sys, Domain, UserData},
+    uapi::{self, iommu_hwpt_alloc, iommu_hwpt_invalidate},
+    ucmd::{offset_end, Command, Ucmd},
+    viommu::Viommu,
+};
+
+/// A paging HWPT.
+pub(crate) struct HwptPaging {
+    pub(crate) header: ObjectHeader,
+    domain: Domain,
+    /// The IOAS it translates (held as a user).
+    ioas: ObjectRef<Ioas>,
+    /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`.
+    nest_parent: bool,
+    /// Allocated with `IOMMU_HWPT_ALLOC_PASID`.
+    pasid_compat: bool,
+    /// Made by an attach to the IOAS, not by `IOMMU_HWPT_ALLOC`.
+    auto_domain: bool,
+}
+
+impl HwptPaging {
+    /// A paging HWPT for `device` on `ioas` (`iommufd_hwpt_paging_alloc`).
+    pub(crate) fn new(
+        device: &Device,
+        ioas: ObjectRef<Ioas>,
+        flags: u32,
+        data: Option<&UserData>,
+        auto_domain: bool,
+    ) -> Result<Arc<Self>> {
+        const VALID: u32 = uapi::IOMMU_HWPT_ALLOC_NEST_PARENT
+            | uapi::IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+            | uapi::IOMMU_HWPT_FAULT_ID_VALID
+            | uapi::IOMMU_HWPT_ALLOC_PASID;
+        if flags & !VALID != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let domain = device.with_bound(|dev| {
+            if flags & uapi::IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0
+                && !sys::capable(dev, bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING)
+            {
+                return Err(EOPNOTSUPP);
+            }
+            if flags & uapi::IOMMU_HWPT_FAULT_ID_VALID != 0
+                && flags & uapi::IOMMU_HWPT_ALLOC_NEST_PARENT != 0
+            {
+                return Err(EOPNOTSUPP);
+            }
+            Domain::alloc_paging(dev, flags & !uapi::IOMMU_HWPT_FAULT_ID_VALID, data)
+        })?;
+        Ok(Arc::new(
+            Self {
+                header: ObjectHeader::default(),
+                domain,
+                ioas,
+                nest_parent: flags & uapi::IOMMU_HWPT_ALLOC_NEST_PARENT != 0,
+                pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
+                auto_domain,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`.
+    pub(crate) fn nest_parent(&self) -> bool {
+        self.nest_parent
+    }
+
+    /// Whether this is an automatic HWPT on `ioas`.
+    pub(crate) fn is_auto_on(&self, ioas: &Arc<Ioas>) -> bool {
+        self.auto_domain && Arc::ptr_eq(self.ioas.arc(), ioas)
+    }
+}
+
+/// What a nested HWPT is nested on (held as a user).
+#[allow(dead_code, reason = "held as a user, not read")]
+enum NestParent {
+    Hwpt(ObjectRef<HwptPaging>),
+    Viommu(ObjectRef<Viommu>),
+}
+
+/// A nested HWPT.
+pub(crate) struct HwptNested {
+    pub(crate) header: ObjectHeader,
+    // Dropped before the parent below: the nested domain goes first.
+    domain: Domain,
+    _parent: NestParent,
+    pasid_compat: bool,
+}
+
+impl HwptNested {
+    /// A nested HWPT for `device` on `parent` (`iommufd_hwpt_nested_alloc`).
+    fn new(
+        device: &Device,
+        parent: ObjectRef<HwptPaging>,
+        flags: u32,
+        data: &UserData,
+    ) -> Result<Arc<Self>> {
+        if flags & !(uapi::IOMMU_HWPT_FAULT_ID_VALID | uapi::IOMMU_HWPT_ALLOC_PASID) != 0
+            || data.len == 0
+        {
+            return Err(EOPNOTSUPP);
+        }
+        let domain = device.with_bound(|dev| {
+            // The parent must be a nesting parent from this device's driver.
+            let same_driver = sys::dev_ops_ptr(dev) == Some(parent.domain.owner());
+            if parent.auto_domain || !parent.nest_parent || !same_driver {
+                return Err(EINVAL);
+            }
+            Domain::alloc_nested(
+                dev,
+                &parent.domain,
+                flags & !uapi::IOMMU_HWPT_FAULT_ID_VALID,
+                data,
+            )
+        })?;
+        if domain.domain_type() != bindings::IOMMU_DOMAIN_NESTED {
+            return Err(EOPNOTSUPP);
+        }
+        Ok(Arc::new(
+            Self {
+                header: ObjectHeader::default(),
+                domain,
+                _parent: NestParent::Hwpt(parent),
+                pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// A nested HWPT on a vIOMMU (`iommufd_viommu_alloc_hwpt_nested`).
+    fn on_viommu(viommu: ObjectRef<Viommu>, flags: u32, data: &UserData) -> Result<Arc<Self>> {
+        if flags & !(uapi::IOMMU_HWPT_FAULT_ID_VALID | uapi::IOMMU_HWPT_ALLOC_PASID) != 0
+            || data.len == 0
+        {
+            return Err(EOPNOTSUPP);
+        }
+        let domain = viommu.alloc_domain_nested(flags & !uapi::IOMMU_HWPT_FAULT_ID_VALID, data)?;
+        Ok(Arc::new(
+            Self {
+                header: ObjectHeader::default(),
+                domain,
+                _parent: NestParent::Viommu(viommu),
+                pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    pub(crate) fn domain(&self) -> &Domain {
+        &self.domain
+    }
+}
+
+/// A counted reference to a HWPT of either kind: what an attachment holds.
+pub(crate) enum HwptRef {
+    Paging(ObjectRef<HwptPaging>),
+    Nested(ObjectRef<HwptNested>),
+}
+
+impl HwptRef {
+    /// The HWPT an object reference points to: `EINVAL` for other kinds.
+    pub(crate) fn from_any(any: AnyRef) -> Result<Self> {
+        match any {
+            AnyRef::HwptPaging(h) => Ok(Self::Paging(h)),
+            AnyRef::HwptNested(h) => Ok(Self::Nested(h)),
+            _ => Err(EINVAL),
+        }
+    }
+
+    pub(crate) fn domain(&self) -> &Domain {
+        match self {
+            Self::Paging(h) => &h.domain,
+            Self::Nested(h) => &h.domain,
+        }
+    }
+
+    pub(crate) fn id(&self) -> u32 {
+        match self {
+            Self::Paging(h) => h.id(),
+            Self::Nested(h) => h.id(),
+        }
+    }
+
+    /// May share a device with PASID attachments.
+    pub(crate) fn pasid_compat(&self) -> bool {
+        match self {
+            Self::Paging(h) => h.pasid_compat,
+            Self::Nested(h) => h.pasid_compat,
+        }
+    }
+
+    /// Whether both refer to the same HWPT.
+    pub(crate) fn same(&self, other: &HwptRef) -> bool {
+        core::ptr::eq(self.domain().as_ptr(), other.domain().as_ptr())
+    }
+}
+
+/// Drops an attachment's reference to a HWPT; an automatic HWPT whose last
+/// user this was is destroyed. Call without holding the table lock or the
+/// IOAS's automatic-HWPT lock.
+pub(crate) fn put_hwpt(ctx: &Context, hwpt: HwptRef) {
+    let HwptRef::Paging(paging) = hwpt else {
+        return;
+    };
+    if !paging.auto_domain {
+        return;
+    }
+    let (id, object) = (paging.id(), paging.arc().clone());
+    drop(paging);
+    let removed = ctx.objects.lock().remove_unused(id, &object);
+    drop(object);
+    // Torn down outside the table lock.
+    drop(removed);
+}
+
+impl Command for iommu_hwpt_alloc {
+    const NR: u32 = uapi::IOMMUFD_CMD_HWPT_ALLOC;
+    const MIN_SIZE: usize = offset_end!(iommu_hwpt_alloc, __reserved);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let cmd = &ucmd.cmd;
+        if cmd.__reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if (cmd.data_type == uapi::IOMMU_HWPT_DATA_NONE) != (cmd.data_len == 0) {
+            return Err(EINVAL);
+        }
+        let data = UserData {
+            type_: cmd.data_type,
+            uptr: UserPtr::from_addr(cmd.data_uptr as usize).as_mut_ptr(),
+            len: cmd.data_len as usize,
+        };
+        let (flags, fault_id) = (cmd.flags, cmd.fault_id);
+        let device = ucmd.ctx.objects.lock().get::<Device>(cmd.dev_id)?;
+        // As upstream, a bad pt_id is EINVAL, not ENOENT.
+        let pt = ucmd
+            .ctx
+            .objects
+            .lock()
+            .get_any(cmd.pt_id)
+            .map_err(|_| EINVAL)?;
+
+        let reservation = Reservation::new(&ucmd.ctx.objects)?;
+        let object = match pt {
+            AnyRef::Ioas(ioas) => {
+                // Serialised with automatic HWPT creation on this IOAS.
+                let _auto = ioas.auto_hwpts.lock();
+                let data = (data.len != 0).then_some(&data);
+                Object::HwptPaging(HwptPaging::new(&device, ioas.clone(), flags, data, false)?)
+            }
+            AnyRef::HwptPaging(parent) => {
+                Object::HwptNested(HwptNested::new(&device, parent, flags, &data)?)
+            }
+            AnyRef::Viommu(viommu) => {
+                if !viommu.serves(&device) {
+                    return Err(EINVAL);
+                }
+                Object::HwptNested(HwptNested::on_viommu(viommu, flags, &data)?)
+            }
+            _ => return Err(EINVAL),
+        };
+        if flags & uapi::IOMMU_HWPT_FAULT_ID_VALID != 0 {
+            // No fault object exists yet to name.
+            let _ = fault_id;
+            return Err(ENOENT);
+        }
+        ucmd.cmd.out_hwpt_id = reservation.id();
+        ucmd.respond()?;
+        reservation.finalize(object);
+        Ok(())
+    }
+}
+
+impl Command for iommu_hwpt_invalidate {
+    const NR: u32 = uapi::IOMMUFD_CMD_HWPT_INVALIDATE;
+    const MIN_SIZE: usize = offset_end!(iommu_hwpt_invalidate, __reserved);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let mut done = 0;
+        let result = invalidate(ucmd.ctx, &ucmd.cmd, &mut done);
+        // The count of handled entries goes back even on failure.
+        ucmd.cmd.entry_num = done;
+        ucmd.respond().map_err(|_| EFAULT)?;
+        result
+    }
+}
+
+/// Most entries one `IOMMU_HWPT_INVALIDATE` may carry, as upstream.
+const INVALIDATE_ENTRY_NUM_MAX: u32 = 1 << 19;
+
+fn invalidate(ctx: &Context, cmd: &iommu_hwpt_invalidate, done: &mut u32) -> Result {
+    if cmd.__reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if cmd.entry_num != 0
+        && (cmd.data_uptr == 0
+            || cmd.entry_len == 0
+            || cmd.entry_len as usize > kernel::page::PAGE_SIZE
+            || cmd.entry_num > INVALIDATE_ENTRY_NUM_MAX)
+    {
+        return Err(EINVAL);
+    }
+    let mut array = bindings::iommu_user_data_array {
+        type_: cmd.data_type,
+        uptr: UserPtr::from_addr(cmd.data_uptr as usize).as_mut_ptr(),
+        entry_len: cmd.entry_len as usize,
+        entry_num: cmd.entry_num,
+    };
+    let result = match ctx.objects.lock().get_any(cmd.hwpt_id)? {
+        AnyRef::HwptNested(hwpt) => hwpt.domain.cache_invalidate_user(&mut array),
+        AnyRef::Viommu(viommu) => viommu.cache_invalidate(&mut array),
+        _ => return Err(EINVAL),
+    };
+    *done = array.entry_num;
+    result
+}

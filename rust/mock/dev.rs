@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mock devices: `struct device`s on the mock IOMMU's bus.
+//!
+//! A mock device is reference counted by its embedded `struct device`: it is
+//! freed by the release callback when the last reference goes. The
+//! [`MockDevRegistration`] that created it keeps it on the bus (and probed
+//! by the IOMMU core) until dropped; others hold plain device references.
+
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering},
+};
+use kernel::{bindings, device::Device, new_mutex, prelude::*, sync::Mutex, types::Opaque};
+
+use super::{
+    ops::{zeroed, CTable},
+    MockIommu,
+};
+use crate::{sys::iommu as sys, uapi};
+
+/// Device flags user space may ask for (`MOCK_FLAGS_DEVICE_*`).
+const VALID_FLAGS: u32 = uapi::MOCK_FLAGS_DEVICE_NO_DIRTY | uapi::MOCK_FLAGS_DEVICE_PASID;
+
+/// Entries of the mock device cache (`IOMMU_TEST_OP_DEV_CHECK_CACHE`).
+pub(crate) const CACHE_NUM: usize = uapi::MOCK_DEV_CACHE_NUM as usize;
+
+extern "C" {
+    /// helpers.c: sets the "pasid-num-bits" device property.
+    fn rust_iommufd_set_pasid_bits(dev: *mut c_void, bits: u32) -> c_int;
+}
+
+/// The device type of mock devices: how they are recognised, and how
+/// they are freed.
+static DEV_TYPE: CTable<bindings::device_type> = CTable::new(bindings::device_type {
+    name: kernel::str::as_char_ptr_in_const_context(c"rust_iommufd_mock"),
+    release: Some(release),
+    ..zeroed()
+});
+
+/// A mock device.
+#[pin_data]
+pub(crate) struct MockDev {
+    dev: Opaque<bindings::device>,
+    flags: u32,
+    /// How many attached domains want IO page faults. The core calls the
+    /// attach ops under the group mutex, so this only orders with itself.
+    #[pin]
+    iopf_users: Mutex<u32>,
+    /// The domain attached to the RID (no PASID), for dirty-tracking checks.
+    domain: AtomicPtr<bindings::iommu_domain>,
+    /// Fakes a failure of the next PASID 1024 attach (see `ops`).
+    pub(crate) pasid_1024_fake_error: AtomicBool,
+    /// Device cache entries, as upstream's selftest models them.
+    pub(crate) cache: [AtomicU32; CACHE_NUM],
+}
+
+/// Frees a mock device when its last reference goes.
+///
+/// # Safety
+///
+/// Only the driver core calls this, once, for a mock device.
+unsafe extern "C" fn release(dev: *mut bindings::device) {
+    // SAFETY: only mock devices have this release callback, and each was
+    // allocated by `MockDevRegistration::new` as a pinned `KBox`.
+    drop(unsafe { KBox::from_raw(MockDev::container_of(dev).cast_mut()) });
+}
+
+impl MockDev {
+    /// The mock device that embeds `dev`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be embedded in a `MockDev`.
+    unsafe fn container_of(dev: *const bindings::device) -> *const Self {
+        let dev = dev.cast::<Opaque<bindings::device>>();
+        // SAFETY: per the contract.
+        unsafe { kernel::container_of!(dev, Self, dev) }
+    }
+
+    /// The mock device behind a core `struct device`, if it is one.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be live for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(dev: *const bindings::device) -> Option<&'a Self> {
+        // SAFETY: `dev` is live; mock devices are recognised by their
+        // device type.
+        let is_mock = core::ptr::eq(unsafe { (*dev).type_ }, DEV_TYPE.get());
+        // SAFETY: then it is embedded in a live `MockDev`.
+        is_mock.then(|| unsafe { &*Self::container_of(dev) })
+    }
+
+    /// The mock device behind `dev`, if it is one.
+    pub(crate) fn from_device(dev: &Device) -> Option<&Self> {
+        // SAFETY: `dev` is live as long as the borrow.
+        unsafe { Self::from_raw(sys::raw_dev(dev)) }
+    }
+
+    /// `MOCK_FLAGS_DEVICE_*` given at creation.
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    fn raw(&self) -> *mut bindings::device {
+        self.dev.get()
+    }
+
+    fn iommu(&self) -> &MockIommu {
+        // SAFETY: mock devices live on the mock IOMMU's bus, and the mock
+        // IOMMU outlives them (see `MockIommu`'s drop).
+        unsafe { MockIommu::from_bus((*self.raw()).bus) }
+    }
+
+    /// Turns IO page faults on for `domain` if it wants them (it has an iopf
+    /// handler), counting domains so that the device stays on the iopf queue
+    /// while any attached domain needs it.
+    pub(crate) fn enable_iopf(&self, domain: *mut bindings::iommu_domain) -> Result {
+        // SAFETY: the core passes live domains (or NULL) to attach ops.
+        if domain.is_null() || unsafe { (*domain).iopf_handler }.is_none() {
+            return Ok(());
+        }
+        let mut users = self.iopf_users.lock();
+        if *users == 0 {
+            // SAFETY: a live queue and device.
+            kernel::error::to_result(unsafe {
+                bindings::iopf_queue_add_device(self.iommu().iopf_queue, self.raw())
+            })?;
+        }
+        *users += 1;
+        Ok(())
+    }
+
+    /// Undoes [`Self::enable_iopf`] for `domain`.
+    pub(crate) fn disable_iopf(&self, domain: *mut bindings::iommu_domain) {
+        // SAFETY: as in `enable_iopf`.
+        if domain.is_null() || unsafe { (*domain).iopf_handler }.is_none() {
+            return;
+        }
+        let mut users = self.iopf_users.lock();
+        *users = users.saturating_sub(1);
+        if *users == 0 {
+            // SAFETY: the device is on this queue (it had a user).
+            unsafe { bindings::iopf_queue_remove_device(self.iommu().iopf_queue, self.raw()) };
+        }
+    }
+
+    /// Swaps the recorded RID domain, returning the old one.
+    pub(crate) fn set_domain(
+        &self,
+        domain: *mut bindings::iommu_domain,
+    ) -> *mut bindings::iommu_domain {
+        self.domain.swap(domain, Ordering::Relaxed)
+    }
+}
+
+/// A mock device on the bus, probed by the IOMMU core; unregistered on drop.
+pub(crate) struct MockDevRegistration(NonNull<MockDev>);
+
+// SAFETY: the device is reference counted and its state is locked or atomic.
+unsafe impl Send for MockDevRegistration {}
+// SAFETY: as above.
+unsafe impl Sync for MockDevRegistration {}
+
+impl MockDevRegistration {
+    /// Creates a mock device with `flags` (`EINVAL` for unknown ones) and
+    /// adds it to the bus, where the IOMMU core probes it.
+    pub(crate) fn new(mock: &MockIommu, flags: u32) -> Result<Self> {
+        if flags & !VALID_FLAGS != 0 {
+            return Err(EINVAL);
+        }
+        let cache = [const { AtomicU32::new(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT) }; CACHE_NUM];
+        let boxed = KBox::pin_init(
+            pin_init!(MockDev {
+                dev: Opaque::zeroed(),
+                flags,
+                iopf_users <- new_mutex!(0),
+                domain: AtomicPtr::new(core::ptr::null_mut()),
+                pasid_1024_fake_error: AtomicBool::new(false),
+                cache,
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: from here on the device's refcount owns the allocation;
+        // it is never moved (the release callback rebuilds the `KBox`).
+        let mdev = unsafe { Pin::into_inner_unchecked(boxed) };
+        let mdev = KBox::into_raw(mdev);
+        // SAFETY: `mdev` is valid; after `device_initialize` every error
+        // path drops the initial reference, which frees through `release`.
+        unsafe {
+            let dev = (*mdev).raw();
+            bindings::device_initialize(dev);
+            (*dev).type_ = DEV_TYPE.get();
+            (*dev).bus = mock.bus();
+            let number = mock.next_dev_number();
+            let ret = bindings::dev_set_name(dev, c"rust_iommufd_mock%u".as_char_ptr(), number);
+            let pasid_bits = if flags & uapi::MOCK_FLAGS_DEVICE_PASID != 0 {
+                super::PASID_WIDTH
+            } else {
+                0
+            };
+            let ret = if ret == 0 {
+                rust_iommufd_set_pasid_bits(dev.cast(), pasid_bits)
+            } else {
+                ret
+            };
+            let ret = if ret == 0 {
+                sys::iommu_mock_device_add(dev, mock.iommu())
+            } else {
+                ret
+            };
+            if let Err(e) = kernel::error::to_result(ret) {
+                bindings::put_device(dev);
+                return Err(e);
+            }
+            Ok(Self(NonNull::new_unchecked(mdev)))
+        }
+    }
+
+    /// The mock device.
+    pub(crate) fn mock_dev(&self) -> &MockDev {
+        // SAFETY: we hold the initial reference.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// A counted reference to the device.
+    pub(crate) fn device(&self) -> kernel::sync::aref::ARef<Device> {
+        // SAFETY: the device is live (we hold a reference).
+        unsafe { sys::get_device(self.mock_dev().raw()) }
+    }
+}
+
+impl Drop for MockDevRegistration {
+    fn drop(&mut self) {
+        // Removes it from the bus (the core releases its IOMMU state) and
+        // drops the initial reference.
+        //
+        // SAFETY: added by `new`, unregistered once.
+        unsafe { bindings::device_unregister(self.mock_dev().raw()) };
+    }
+}

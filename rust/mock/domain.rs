@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The mock driver's domains. Each embeds the core's `struct iommu_domain`;
+//! the core hands that back to the domain ops, which find their own domain
+//! around it. They are allocated here as `KBox`es and freed by the `free`
+//! op.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use kernel::{bindings, prelude::*, types::Opaque};
+
+use super::ops;
+use crate::{
+    sys::iommu::{Domain, UserData},
+    uapi,
+};
+
+/// Mock IOTLB entries of a nested domain.
+pub(crate) const IOTLB_NUM: usize = uapi::MOCK_NESTED_DOMAIN_IOTLB_NUM as usize;
+
+/// A paging domain. It translates nothing (there are no mappings yet); it
+/// exists to be attached, replaced and nested on.
+#[repr(C)]
+pub(crate) struct MockPaging {
+    domain: Opaque<bindings::iommu_domain>,
+    /// Dirty tracking switched on (`set_dirty_tracking`).
+    pub(crate) dirty_tracking: AtomicBool,
+}
+
+/// A nested (stage-1) domain on a paging parent, with a mock IOTLB that
+/// user space invalidates and selftests read back.
+#[repr(C)]
+pub(crate) struct MockNested {
+    domain: Opaque<bindings::iommu_domain>,
+    pub(crate) iotlb: [AtomicU32; IOTLB_NUM],
+    /// Allocated for a vIOMMU: attaching it needs the device's virtual id
+    /// there.
+    pub(crate) on_viommu: bool,
+}
+
+/// Builds the core's part of a domain.
+fn core_domain(
+    type_: u32,
+    ops: &'static bindings::iommu_domain_ops,
+) -> Opaque<bindings::iommu_domain> {
+    Opaque::new(bindings::iommu_domain {
+        type_,
+        ops,
+        // The mock IOMMU's page sizes and aperture, as upstream's selftest
+        // advertises them.
+        pgsize_bitmap: !(uapi::MOCK_PAGE_SIZE as usize - 1) & ((1usize << 56) - 1),
+        geometry: bindings::iommu_domain_geometry {
+            aperture_start: u64::from(uapi::MOCK_APERTURE_START),
+            aperture_end: u64::from(uapi::MOCK_APERTURE_LAST),
+            force_aperture: true,
+        },
+        ..Default::default()
+    })
+}
+
+impl MockPaging {
+    /// A new paging domain, for the core.
+    pub(crate) fn alloc(dirty_ops: bool) -> Result<*mut bindings::iommu_domain> {
+        let mock = KBox::new(
+            Self {
+                domain: core_domain(bindings::IOMMU_DOMAIN_UNMANAGED, &ops::PAGING_OPS),
+                dirty_tracking: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        )?;
+        let mock = KBox::into_raw(mock);
+        // SAFETY: `mock` is valid and not yet shared.
+        unsafe {
+            if dirty_ops {
+                (*(*mock).domain.get()).dirty_ops = &ops::DIRTY_OPS;
+            }
+            Ok((*mock).domain.get())
+        }
+    }
+
+    /// The paging domain around a core domain of ours.
+    ///
+    /// # Safety
+    ///
+    /// `domain` must be a live domain allocated by [`Self::alloc`].
+    pub(crate) unsafe fn from_raw<'a>(domain: *mut bindings::iommu_domain) -> &'a Self {
+        let domain = domain.cast::<Opaque<bindings::iommu_domain>>();
+        // SAFETY: per the contract.
+        unsafe { &*kernel::container_of!(domain, Self, domain) }
+    }
+
+    /// Frees a domain from [`Self::alloc`].
+    ///
+    /// # Safety
+    ///
+    /// As [`Self::from_raw`]; the domain is not used afterwards.
+    pub(crate) unsafe fn free(domain: *mut bindings::iommu_domain) {
+        // SAFETY: per the contract; it was a `KBox`.
+        drop(unsafe { KBox::from_raw(core::ptr::from_ref(Self::from_raw(domain)).cast_mut()) });
+    }
+}
+
+impl MockNested {
+    /// A new nested domain whose IOTLB entries all hold `iotlb`.
+    pub(crate) fn alloc(iotlb: u32) -> Result<*mut bindings::iommu_domain> {
+        Self::alloc_with(iotlb, false)
+    }
+
+    /// A new nested domain for a vIOMMU, from the selftest user data.
+    pub(crate) fn alloc_for_viommu(data: &UserData) -> Result<*mut bindings::iommu_domain> {
+        // SAFETY: `data` is valid for the call.
+        let cfg = unsafe { ops::read_selftest_data(data) }?;
+        Self::alloc_with(cfg.iotlb, true)
+    }
+
+    fn alloc_with(iotlb: u32, on_viommu: bool) -> Result<*mut bindings::iommu_domain> {
+        let mock = KBox::new(
+            Self {
+                domain: core_domain(bindings::IOMMU_DOMAIN_NESTED, &ops::NESTED_OPS),
+                iotlb: [const { AtomicU32::new(0) }; IOTLB_NUM],
+                on_viommu,
+            },
+            GFP_KERNEL,
+        )?;
+        for entry in &mock.iotlb {
+            entry.store(iotlb, Ordering::Relaxed);
+        }
+        let mock = KBox::into_raw(mock);
+        // SAFETY: `mock` is valid.
+        Ok(unsafe { (*mock).domain.get() })
+    }
+
+    /// The nested domain around a core domain of ours.
+    ///
+    /// # Safety
+    ///
+    /// `domain` must be a live domain allocated by [`Self::alloc`].
+    pub(crate) unsafe fn from_raw<'a>(domain: *mut bindings::iommu_domain) -> &'a Self {
+        let domain = domain.cast::<Opaque<bindings::iommu_domain>>();
+        // SAFETY: per the contract.
+        unsafe { &*kernel::container_of!(domain, Self, domain) }
+    }
+
+    /// The mock nested domain behind an owned domain, if it is one.
+    pub(crate) fn of(domain: &Domain) -> Option<&Self> {
+        let ours = core::ptr::eq(domain.ops(), &ops::NESTED_OPS);
+        // SAFETY: domains with these ops come from `alloc`, and `domain`
+        // keeps it alive for the borrow.
+        ours.then(|| unsafe { Self::from_raw(domain.as_ptr()) })
+    }
+
+    /// Frees a domain from [`Self::alloc`].
+    ///
+    /// # Safety
+    ///
+    /// As [`Self::from_raw`]; the domain is not used afterwards.
+    pub(crate) unsafe fn free(domain: *mut bindings::iommu_domain) {
+        // SAFETY: per the contract; it was a `KBox`.
+        drop(unsafe { KBox::from_raw(core::ptr::from_ref(Self::from_raw(domain)).cast_mut()) });
+    }
+}

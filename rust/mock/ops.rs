@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The mock IOMMU driver: the `iommu_ops` and `iommu_domain_ops` tables the
+//! core calls, and the callbacks behind them.
+//!
+//! Every callback gets only pointers the core vouches for: devices it
+//! probed through `probe_device` (always mock devices: other buses are
+//! refused) and domains allocated by the alloc ops below.
+
+use core::{cell::UnsafeCell, sync::atomic::Ordering};
+use kernel::{bindings, prelude::*, uaccess::UserPtr};
+
+use super::{
+    dev::MockDev,
+    domain::{MockNested, MockPaging, IOTLB_NUM},
+    MockIommu,
+};
+use crate::uapi::{self, copy_user_data, iommu_hwpt_invalidate_selftest, iommu_hwpt_selftest};
+
+/// A C table that the core reads through `*mut` pointers but never writes.
+#[repr(transparent)]
+pub(crate) struct CTable<T>(UnsafeCell<T>);
+
+// SAFETY: the tables are initialised at compile time and never written: the
+// core takes `*mut` pointers to them only because its structures declare
+// them so.
+unsafe impl<T> Sync for CTable<T> {}
+
+impl<T> CTable<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(UnsafeCell::new(value))
+    }
+
+    pub(crate) const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+#[cfg(MODULE)]
+#[allow(improper_ctypes, reason = "only the address is used")]
+extern "C" {
+    static __this_module: kernel::types::Opaque<bindings::module>;
+}
+
+/// The module, so that the core pins it while it probes mock devices.
+const fn this_module() -> *mut bindings::module {
+    #[cfg(MODULE)]
+    // SAFETY: only the address is taken.
+    return unsafe { __this_module.get() };
+    #[cfg(not(MODULE))]
+    return core::ptr::null_mut();
+}
+
+/// Fills the rest of a C table with NULLs and zeroes.
+pub(crate) const fn zeroed<T>() -> T {
+    // SAFETY: used only for bindgen structures of pointers, optional
+    // function pointers and integers, for which all-zero is valid.
+    unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+}
+
+/// The domain devices sit in when nothing else is attached. It blocks DMA.
+static BLOCKING_DOMAIN: CTable<bindings::iommu_domain> = CTable::new(bindings::iommu_domain {
+    type_: bindings::IOMMU_DOMAIN_BLOCKED,
+    ops: &BLOCKING_OPS,
+    ..zeroed()
+});
+
+static BLOCKING_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
+    attach_dev: Some(attach_dev),
+    set_dev_pasid: Some(set_dev_pasid),
+    ..zeroed()
+};
+
+/// Ops of [`MockPaging`] domains.
+pub(crate) static PAGING_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
+    attach_dev: Some(attach_dev),
+    set_dev_pasid: Some(set_dev_pasid),
+    free: Some(free_paging),
+    ..zeroed()
+};
+
+/// Ops of [`MockNested`] domains.
+pub(crate) static NESTED_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
+    attach_dev: Some(attach_dev),
+    set_dev_pasid: Some(set_dev_pasid),
+    cache_invalidate_user: Some(cache_invalidate_user),
+    free: Some(free_nested),
+    ..zeroed()
+};
+
+/// Dirty-tracking ops of paging domains allocated with
+/// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
+pub(crate) static DIRTY_OPS: bindings::iommu_dirty_ops = bindings::iommu_dirty_ops {
+    set_dirty_tracking: Some(set_dirty_tracking),
+    ..zeroed()
+};
+
+static OPS: CTable<bindings::iommu_ops> = CTable::new(bindings::iommu_ops {
+    capable: Some(capable),
+    hw_info: Some(hw_info),
+    domain_alloc_paging_flags: Some(domain_alloc_paging_flags),
+    domain_alloc_nested: Some(domain_alloc_nested),
+    probe_device: Some(probe_device),
+    device_group: Some(bindings::generic_device_group),
+    page_response: Some(page_response),
+    owner: this_module(),
+    // BLOCKED is 0, so def_domain_type() cannot ask for it: point at it.
+    default_domain: BLOCKING_DOMAIN.get(),
+    blocked_domain: BLOCKING_DOMAIN.get(),
+    // The one bitfield: user_pasid_table = 1. Faults on a PASID without its
+    // own attachment go to a nested domain on the RID, as on SMMUv3.
+    _bitfield_1: bindings::__BindgenBitfieldUnit::new([1]),
+    ..zeroed()
+});
+
+/// The driver's `iommu_ops`, for registration.
+pub(crate) fn ops() -> *const bindings::iommu_ops {
+    OPS.get()
+}
+
+/// The mock device of a device the core passes to an op.
+///
+/// # Safety
+///
+/// `dev` must be live for `'a` and probed by this driver.
+unsafe fn mock_dev<'a>(dev: *mut bindings::device) -> &'a MockDev {
+    // SAFETY: the caller's contract; `probe_device` accepts mock devices
+    // only, so `from_raw` always finds one.
+    unsafe { MockDev::from_raw(dev).unwrap_unchecked() }
+}
+
+fn err_ptr<T>(e: Error) -> *mut T {
+    e.to_ptr()
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn probe_device(dev: *mut bindings::device) -> *mut bindings::iommu_device {
+    // SAFETY: the core passes a live device on some bus.
+    match unsafe { MockDev::from_raw(dev) } {
+        // SAFETY: a mock device is on the mock IOMMU's bus.
+        Some(_) => unsafe { MockIommu::from_bus((*dev).bus).iommu() },
+        None => err_ptr(ENODEV),
+    }
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn capable(dev: *mut bindings::device, cap: bindings::iommu_cap) -> bool {
+    // SAFETY: the core calls this on probed devices.
+    let mdev = unsafe { mock_dev(dev) };
+    match cap {
+        bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY => true,
+        bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING => {
+            mdev.flags() & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY == 0
+        }
+        _ => false,
+    }
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn hw_info(
+    _dev: *mut bindings::device,
+    length: *mut u32,
+    type_: *mut bindings::iommu_hw_info_type,
+) -> *mut c_void {
+    // SAFETY: the core passes valid pointers.
+    let asked = unsafe { *type_ };
+    if asked != bindings::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_DEFAULT
+        && asked != uapi::IOMMU_HW_INFO_TYPE_SELFTEST
+    {
+        return err_ptr(EOPNOTSUPP);
+    }
+    let info = uapi::iommu_test_hw_info {
+        flags: 0,
+        test_reg: uapi::IOMMU_HW_INFO_SELFTEST_REGVAL,
+    };
+    match KBox::new(info, GFP_KERNEL) {
+        Ok(info) => {
+            // SAFETY: as above. The caller kfree()s the buffer.
+            unsafe {
+                *length = size_of::<uapi::iommu_test_hw_info>() as u32;
+                *type_ = uapi::IOMMU_HW_INFO_TYPE_SELFTEST;
+            }
+            KBox::into_raw(info).cast()
+        }
+        Err(e) => err_ptr(e.into()),
+    }
+}
+
+/// Reads the selftest allocation data (`struct iommu_hwpt_selftest`).
+///
+/// # Safety
+///
+/// `data` must be valid for reads.
+pub(crate) unsafe fn read_selftest_data(
+    data: *const bindings::iommu_user_data,
+) -> Result<iommu_hwpt_selftest> {
+    // SAFETY: per the contract.
+    let data = unsafe { &*data };
+    copy_user_data(
+        data.type_,
+        UserPtr::from_ptr(data.uptr),
+        data.len,
+        uapi::IOMMU_HWPT_DATA_SELFTEST,
+        crate::ucmd::offset_end!(iommu_hwpt_selftest, iotlb),
+    )
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn domain_alloc_paging_flags(
+    dev: *mut bindings::device,
+    flags: u32,
+    data: *const bindings::iommu_user_data,
+) -> *mut bindings::iommu_domain {
+    const PAGING_FLAGS: u32 = uapi::IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+        | uapi::IOMMU_HWPT_ALLOC_NEST_PARENT
+        | uapi::IOMMU_HWPT_ALLOC_PASID;
+    // SAFETY: the core calls this on probed devices.
+    let mdev = unsafe { mock_dev(dev) };
+    let dirty = flags & uapi::IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0;
+    if flags & !PAGING_FLAGS != 0 || (dirty && mdev.flags() & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0)
+    {
+        return err_ptr(EOPNOTSUPP);
+    }
+    if !data.is_null() {
+        // SAFETY: non-NULL user data is valid for the call.
+        let data_type = unsafe { (*data).type_ };
+        if data_type != uapi::IOMMU_HWPT_DATA_SELFTEST && data_type != uapi::IOMMU_HWPT_DATA_NONE {
+            return err_ptr(EOPNOTSUPP);
+        }
+        // SAFETY: as above.
+        match unsafe { read_selftest_data(data) } {
+            // Default or huge-page layout; neither changes anything here.
+            Ok(cfg) if cfg.pagetable_type <= uapi::MOCK_IOMMUPT_HUGE => {}
+            Ok(_) => return err_ptr(EOPNOTSUPP),
+            Err(e) => return err_ptr(e),
+        }
+    }
+    MockPaging::alloc(dirty).unwrap_or_else(err_ptr)
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn domain_alloc_nested(
+    _dev: *mut bindings::device,
+    parent: *mut bindings::iommu_domain,
+    flags: u32,
+    data: *const bindings::iommu_user_data,
+) -> *mut bindings::iommu_domain {
+    if flags & !uapi::IOMMU_HWPT_ALLOC_PASID != 0 {
+        return err_ptr(EOPNOTSUPP);
+    }
+    // SAFETY: the core passes NULL or a live domain.
+    if parent.is_null() || unsafe { (*parent).type_ } & bindings::__IOMMU_DOMAIN_PAGING == 0 {
+        return err_ptr(EINVAL);
+    }
+    // SAFETY: user data is valid for the call.
+    if unsafe { (*data).type_ } != uapi::IOMMU_HWPT_DATA_SELFTEST {
+        return err_ptr(EOPNOTSUPP);
+    }
+    // SAFETY: as above.
+    match unsafe { read_selftest_data(data) } {
+        Ok(cfg) => MockNested::alloc(cfg.iotlb).unwrap_or_else(err_ptr),
+        Err(e) => err_ptr(e),
+    }
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn attach_dev(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    _old: *mut bindings::iommu_domain,
+) -> c_int {
+    // SAFETY: the core calls this on probed devices, with live domains.
+    let mdev = unsafe { mock_dev(dev) };
+    // SAFETY: as above.
+    let dirty_ops = unsafe { !(*domain).dirty_ops.is_null() };
+    if dirty_ops && mdev.flags() & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0 {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: as above.
+    if unsafe { (*domain).ops } == &raw const NESTED_OPS {
+        // SAFETY: domains with these ops are `MockNested`s.
+        if unsafe { MockNested::from_raw(domain) }.on_viommu {
+            // The device would need a virtual id on the vIOMMU, and
+            // virtual devices do not exist here.
+            return ENOENT.to_errno();
+        }
+    }
+    if let Err(e) = mdev.enable_iopf(domain) {
+        return e.to_errno();
+    }
+    let old = mdev.set_domain(domain);
+    mdev.disable_iopf(old);
+    0
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn set_dev_pasid(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    pasid: u32,
+    old: *mut bindings::iommu_domain,
+) -> c_int {
+    // SAFETY: the core calls this on probed devices, with live domains.
+    let mdev = unsafe { mock_dev(dev) };
+    // PASID 1024 fails every second attach, so tests can check that the
+    // core (and iommufd above it) roll back a failed replace. Blocking it
+    // resets the cycle.
+    if pasid == uapi::IOMMU_TEST_PASID_RESERVED {
+        // SAFETY: as above.
+        if unsafe { (*domain).type_ } == bindings::IOMMU_DOMAIN_BLOCKED {
+            mdev.pasid_1024_fake_error.store(false, Ordering::Relaxed);
+        } else if mdev.pasid_1024_fake_error.swap(false, Ordering::Relaxed) {
+            return ENOMEM.to_errno();
+        } else {
+            mdev.pasid_1024_fake_error.store(true, Ordering::Relaxed);
+        }
+    }
+    if let Err(e) = mdev.enable_iopf(domain) {
+        return e.to_errno();
+    }
+    mdev.disable_iopf(old);
+    0
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn free_paging(domain: *mut bindings::iommu_domain) {
+    // SAFETY: the core frees each domain of ours once, with these ops.
+    unsafe { MockPaging::free(domain) }
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn free_nested(domain: *mut bindings::iommu_domain) {
+    // SAFETY: as above.
+    unsafe { MockNested::free(domain) }
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn set_dirty_tracking(
+    domain: *mut bindings::iommu_domain,
+    enable: bool,
+) -> c_int {
+    // SAFETY: only paging domains have dirty ops.
+    let mock = unsafe { MockPaging::from_raw(domain) };
+    mock.dirty_tracking.store(enable, Ordering::Relaxed);
+    0
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn cache_invalidate_user(
+    domain: *mut bindings::iommu_domain,
+    array: *mut bindings::iommu_user_data_array,
+) -> c_int {
+    // SAFETY: called with live nested domains of ours and a valid array.
+    let (mock, array) = unsafe { (MockNested::from_raw(domain), &mut *array) };
+    let mut done = 0;
+    let result = invalidate_entries(mock, array, &mut done);
+    array.entry_num = done;
+    match result {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Handles the entries of a user invalidation array in order, counting
+/// those done; stops at the first bad one.
+fn invalidate_entries(
+    mock: &MockNested,
+    array: &bindings::iommu_user_data_array,
+    done: &mut u32,
+) -> Result {
+    if array.type_ != uapi::IOMMU_HWPT_INVALIDATE_DATA_SELFTEST {
+        return Err(EINVAL);
+    }
+    for index in 0..array.entry_num {
+        let offset = array.entry_len * index as usize;
+        let inv: iommu_hwpt_invalidate_selftest = copy_user_data(
+            array.type_,
+            UserPtr::from_addr(array.uptr as usize).wrapping_byte_add(offset),
+            array.entry_len,
+            uapi::IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+            crate::ucmd::offset_end!(iommu_hwpt_invalidate_selftest, iotlb_id),
+        )?;
+        if inv.flags & !uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if inv.iotlb_id as usize >= IOTLB_NUM {
+            return Err(EINVAL);
+        }
+        if inv.flags & uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+            mock.iotlb
+                .iter()
+                .for_each(|e| e.store(0, Ordering::Relaxed));
+        } else {
+            mock.iotlb[inv.iotlb_id as usize].store(0, Ordering::Relaxed);
+        }
+        *done += 1;
+    }
+    Ok(())
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn page_response(
+    _dev: *mut bindings::device,
+    _evt: *mut bindings::iopf_fault,
+    _msg: *mut bindings::iommu_page_response,
+) {
+    // A mock device has no hardware to pass the response to.
+}

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `IOMMU_TEST_CMD`: the selftest uAPI that drives the mock IOMMU
+//! (include/uapi/linux/iommufd_test.h), and the selftest device object.
+//!
+//! `IOMMU_TEST_OP_MOCK_DOMAIN` makes three objects, with ids in this order:
+//! the selftest object (`stdev_id`) that owns a new mock device, the device
+//! object (`idev_id`) it is bound as, and, when attached to an IOAS, an
+//! automatic HWPT (`hwpt_id`). Destroying the selftest object detaches and
+//! unbinds the device, removes the device object and the mock device.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{Arc, UniqueArc},
+};
+
+use crate::{
+    context::Context,
+    device::{attach_pt, Device},
+    hwpt::{put_hwpt, HwptNested, HwptRef},
+    mock::{dev::MockDevRegistration, domain::MockNested},
+    object::{Object, ObjectHeader, ObjectRef, Reservation},
+    uapi::{self, iommu_test_cmd},
+    ucmd::{offset_end, Command, Ucmd},
+};
+
+/// A mock device created by `IOMMU_TEST_OP_MOCK_DOMAIN`, bound as a device.
+pub(crate) struct Selftest {
+    pub(crate) header: ObjectHeader,
+    // Declared before `_registration`: unbound before it leaves the bus.
+    device: ObjectRef<Device>,
+    _registration: MockDevRegistration,
+}
+
+impl Selftest {
+    /// Undoes the binding: detaches everything (destroying automatic HWPTs
+    /// left without users) and removes the device object.
+    pub(crate) fn teardown(&self, ctx: &Context) {
+        for hwpt in self.device.unbind() {
+            put_hwpt(ctx, hwpt);
+        }
+        let removed = ctx
+            .objects
+            .lock()
+            .unlink(self.device.id(), self.device.arc());
+        drop(removed);
+    }
+}
+
+impl Drop for Selftest {
+    fn drop(&mut self) {
+        // On file close there is no teardown: the table is already empty.
+        drop(self.device.unbind());
+    }
+}
+
+/// The memory limit `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` sets. Upstream
+/// sizes its page-pinning batches with it; this module pins no pages, so
+/// it is only kept.
+static MEMORY_LIMIT: AtomicU32 = AtomicU32::new(65536);
+
+impl Command for iommu_test_cmd {
+    const NR: u32 = uapi::IOMMUFD_CMD_BASE + 32;
+    const MIN_SIZE: usize = offset_end!(iommu_test_cmd, last);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        match ucmd.cmd.op {
+            uapi::IOMMU_TEST_OP_MOCK_DOMAIN | uapi::IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS => {
+                mock_domain(ucmd)
+            }
+            uapi::IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE => mock_domain_replace(ucmd),
+            uapi::IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT => {
+                // SAFETY: a union of plain integers.
+                let limit = unsafe { ucmd.cmd.__bindgen_anon_1.memory_limit.limit };
+                // Upstream's floor: one batch element.
+                if (limit as usize) < size_of::<usize>() + size_of::<u32>() {
+                    return Err(EINVAL);
+                }
+                MEMORY_LIMIT.store(limit, Ordering::Relaxed);
+                Ok(())
+            }
+            uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB => check_iotlb(ucmd),
+            uapi::IOMMU_TEST_OP_DEV_CHECK_CACHE => check_dev_cache(ucmd),
+            uapi::IOMMU_TEST_OP_TRIGGER_IOPF => trigger_iopf(ucmd),
+            uapi::IOMMU_TEST_OP_PASID_ATTACH => pasid_attach(ucmd, false),
+            uapi::IOMMU_TEST_OP_PASID_REPLACE => pasid_attach(ucmd, true),
+            uapi::IOMMU_TEST_OP_PASID_DETACH => pasid_detach(ucmd),
+            uapi::IOMMU_TEST_OP_PASID_CHECK_HWPT => pasid_check_hwpt(ucmd),
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+}
+
+fn mock_domain(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    let ctx = ucmd.ctx;
+    let pt_id = ucmd.cmd.id;
+    let flags = if ucmd.cmd.op == uapi::IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS {
+        // SAFETY: a union of plain integers.
+        unsafe { ucmd.cmd.__bindgen_anon_1.mock_domain_flags.dev_flags }
+    } else {
+        0
+    };
+    let reservation = Reservation::new(&ctx.objects)?;
+    // Allocated first: once the device is bound, failing is undone by
+    // `teardown`, which needs the finished object.
+    let slot = UniqueArc::new_uninit(GFP_KERNEL)?;
+    let registration = MockDevRegistration::new(ctx.mock(), flags)?;
+    let device = Device::bind(ctx, registration.device())?;
+    let selftest: Arc<Selftest> = slot
+        .write(Selftest {
+            header: ObjectHeader::default(),
+            device,
+            _registration: registration,
+        })
+        .into();
+    let result = attach_pt(
+        ctx,
+        &selftest.device,
+        bindings::IOMMU_NO_PASID,
+        pt_id,
+        false,
+    )
+    .and_then(|hwpt_id| {
+        // SAFETY: a union of plain integers.
+        let out = unsafe { &mut ucmd.cmd.__bindgen_anon_1.mock_domain };
+        out.out_stdev_id = reservation.id();
+        out.out_idev_id = selftest.device.id();
+        out.out_hwpt_id = hwpt_id;
+        ucmd.respond()
+    });
+    match result {
+        Ok(()) => {
+            reservation.finalize(Object::Selftest(selftest));
+            Ok(())
+        }
+        Err(e) => {
+            selftest.teardown(ctx);
+            Err(e)
+        }
+    }
+}
+
+fn mock_domain_replace(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    let ctx = ucmd.ctx;
+    let selftest = ctx.objects.lock().get::<Selftest>(ucmd.cmd.id)?;
+    // SAFETY: a union of plain integers.
+    let pt_id = unsafe { ucmd.cmd.__bindgen_anon_1.mock_domain_replace.pt_id };
+    let hwpt_id = attach_pt(ctx, &selftest.device, bindings::IOMMU_NO_PASID, pt_id, true)?;
+    ucmd.cmd.__bindgen_anon_1.mock_domain_replace.pt_id = hwpt_id;
+    ucmd.respond()
+}
+
+fn check_iotlb(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    let hwpt = ucmd.ctx.objects.lock().get::<HwptNested>(ucmd.cmd.id)?;
+    // SAFETY: a union of plain integers.
+    let check = unsafe { ucmd.cmd.__bindgen_anon_1.check_iotlb };
+    let mock = MockNested::of(hwpt.domain()).ok_or(EINVAL)?;
+    // An id past the last entry fails like a mismatch, as upstream.
+    match mock.iotlb.get(check.id as usize) {
+        Some(entry) if entry.load(Ordering::Relaxed) == check.iotlb => Ok(()),
+        _ => Err(EINVAL),
+    }
+}
+
+fn check_dev_cache(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    let device = ucmd.ctx.objects.lock().get::<Device>(ucmd.cmd.id)?;
+    // SAFETY: a union of plain integers.
+    let check = unsafe { ucmd.cmd.__bindgen_anon_1.check_dev_cache };
+    let mdev = device.mock_dev().ok_or(EINVAL)?;
+    match mdev.cache.get(check.id as usize) {
+        Some(entry) if entry.load(Ordering::Relaxed) == check.cache => Ok(()),
+        _ => Err(EINVAL),
+    }
+}
+
+fn trigger_iopf(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.trigger_iopf };
+    let device = ucmd.ctx.objects.lock().get::<Device>(req.dev_id)?;
+    if device.mock_dev().is_none() {
+        return Err(EINVAL);
+    }
+    let mut flags = bindings::IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE;
+    if req.pasid != bindings::IOMMU_NO_PASID {
+        flags |= bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID;
+    }
+    let mut evt = bindings::iopf_fault::default();
+    evt.fault.type_ = bindings::iommu_fault_type_IOMMU_FAULT_PAGE_REQ;
+    evt.fault.prm = bindings::iommu_fault_page_request {
+        flags,
+        pasid: req.pasid,
+        grpid: req.grpid,
+        perm: req.perm,
+        addr: req.addr,
+        private_data: [0; 2],
+    };
+    // A device fault racing an attach change is the driver's problem, not
+    // the test's: report while attachments are stable. The core answers
+    // faults that no handler takes, so the result is not an error here.
+    device.with_bound(|dev| {
+        let _ = crate::sys::iommu::report_device_fault(dev, &mut evt);
+        Ok(())
+    })
+}
+
+fn pasid_attach(ucmd: &mut Ucmd<'_, iommu_test_cmd>, replace: bool) -> Result {
+    let ctx = ucmd.ctx;
+    let selftest = ctx.objects.lock().get::<Selftest>(ucmd.cmd.id)?;
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.pasid_attach };
+    let hwpt_id = attach_pt(ctx, &selftest.device, req.pasid, req.pt_id, replace)?;
+    ucmd.cmd.__bindgen_anon_1.pasid_attach.pt_id = hwpt_id;
+    let result = ucmd.respond();
+    if result.is_err() && !replace {
+        if let Some(hwpt) = selftest.device.detach(req.pasid) {
+            put_hwpt(ctx, hwpt);
+        }
+    }
+    result
+}
+
+fn pasid_detach(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    let ctx = ucmd.ctx;
+    let selftest = ctx.objects.lock().get::<Selftest>(ucmd.cmd.id)?;
+    // SAFETY: a union of plain integers.
+    let pasid = unsafe { ucmd.cmd.__bindgen_anon_1.pasid_detach.pasid };
+    if let Some(hwpt) = selftest.device.detach(pasid) {
+        put_hwpt(ctx, hwpt);
+    }
+    Ok(())
+}
+
+fn pasid_check_hwpt(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    let ctx = ucmd.ctx;
+    let selftest = ctx.objects.lock().get::<Selftest>(ucmd.cmd.id)?;
+    // SAFETY: a union of plain integers.
+    let check = unsafe { ucmd.cmd.__bindgen_anon_1.pasid_check };
+    let attached = selftest.device.attached_domain(check.pasid);
+    // hwpt_id 0 asks "is nothing attached?".
+    if check.hwpt_id == 0 {
+        return if attached.is_some() {
+            Err(EINVAL)
+        } else {
+            Ok(())
+        };
+    }
+    let hwpt = HwptRef::from_any(ctx.objects.lock().get_any(check.hwpt_id)?)?;
+    if attached != Some(hwpt.domain().as_ptr()) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel IOMMU core, as iommufd and the mock driver use it.
+//!
+//! `kernel::bindings` lacks the functions declared in
+//! drivers/iommu/iommu-priv.h and the `IOMMUFD_INTERNAL` exports; they are
+//! declared here. Everything else in this file wraps raw calls in types that
+//! own what they point at ([`Group`], [`Domain`]) or in functions whose
+//! preconditions the types already guarantee.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    device::Device,
+    error::{from_err_ptr, to_result},
+    prelude::*,
+    sync::aref::ARef,
+};
+
+#[allow(
+    improper_ctypes,
+    reason = "kernel structures behind pointers, declared as kernel::bindings declares them"
+)]
+extern "C" {
+    pub(crate) fn iommu_device_register_bus(
+        iommu: *mut bindings::iommu_device,
+        ops: *const bindings::iommu_ops,
+        bus: *const bindings::bus_type,
+        nb: *mut bindings::notifier_block,
+    ) -> c_int;
+    pub(crate) fn iommu_device_unregister_bus(
+        iommu: *mut bindings::iommu_device,
+        bus: *const bindings::bus_type,
+        nb: *mut bindings::notifier_block,
+    );
+    pub(crate) fn iommu_mock_device_add(
+        dev: *mut bindings::device,
+        iommu: *mut bindings::iommu_device,
+    ) -> c_int;
+    fn iommu_attach_group_handle(
+        domain: *mut bindings::iommu_domain,
+        group: *mut bindings::iommu_group,
+        handle: *mut bindings::iommu_attach_handle,
+    ) -> c_int;
+    fn iommu_detach_group_handle(
+        domain: *mut bindings::iommu_domain,
+        group: *mut bindings::iommu_group,
+    );
+    fn iommu_replace_group_handle(
+        group: *mut bindings::iommu_group,
+        new_domain: *mut bindings::iommu_domain,
+        handle: *mut bindings::iommu_attach_handle,
+    ) -> c_int;
+    fn iommu_replace_device_pasid(
+        domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        pasid: u32,
+        handle: *mut bindings::iommu_attach_handle,
+    ) -> c_int;
+    fn iommu_attach_handle_get(
+        group: *mut bindings::iommu_group,
+        pasid: u32,
+        type_: c_uint,
+    ) -> *mut bindings::iommu_attach_handle;
+}
+
+/// The raw `struct device` behind a [`Device`], in any device context.
+pub(crate) fn raw_dev<Ctx: kernel::device::DeviceContext>(
+    dev: &Device<Ctx>,
+) -> *mut bindings::device {
+    // `Device` is a `#[repr(transparent)]` wrapper of `struct device`
+    // (rust/kernel/device.rs); its `as_raw()` is crate-private.
+    core::ptr::from_ref(dev).cast_mut().cast()
+}
+
+/// The `iommu_ops` of the driver that probed `dev`, if any did.
+fn dev_ops(dev: &Device) -> Result<&'static bindings::iommu_ops> {
+    let raw = raw_dev(dev);
+    // SAFETY: `raw` is a live device (we hold a reference). `dev->iommu` and
+    // its `iommu_dev` are set by the core when an IOMMU driver probes the
+    // device and stay until the device is released, which our reference
+    // prevents. The ops table is static for as long as a device uses it.
+    unsafe {
+        let param = (*raw).iommu;
+        if param.is_null() || (*param).iommu_dev.is_null() {
+            return Err(ENODEV);
+        }
+        let ops = (*(*param).iommu_dev).ops;
+        ops.as_ref().ok_or(ENODEV)
+    }
+}
+
+/// The `iommu_ops` of the driver that probed `dev`, to compare with a
+/// domain's `owner`.
+pub(crate) fn dev_ops_ptr(dev: &Device) -> Option<*const bindings::iommu_ops> {
+    dev_ops(dev).ok().map(core::ptr::from_ref)
+}
+
+/// How many PASIDs the core enabled for `dev` (0: no PASID support).
+pub(crate) fn max_pasids(dev: &Device) -> u32 {
+    let raw = raw_dev(dev);
+    // SAFETY: as in `dev_ops`: `dev->iommu` lives as long as the device.
+    unsafe {
+        let param = (*raw).iommu;
+        if param.is_null() {
+            0
+        } else {
+            (*param).max_pasids
+        }
+    }
+}
+
+/// Whether the IOMMU behind `dev` has capability `cap`.
+pub(crate) fn capable(dev: &Device, cap: bindings::iommu_cap) -> bool {
+    // SAFETY: `dev` is a live device.
+    unsafe { bindings::device_iommu_capable(raw_dev(dev), cap) }
+}
+
+/// Claims DMA ownership of `dev`'s group for `owner` (a cookie that tells
+/// owners apart): the group moves to the blocking domain and the DMA API
+/// may no longer be used on it.
+pub(crate) fn claim_dma_owner(dev: &Device, owner: *mut c_void) -> Result {
+    // SAFETY: `dev` is a live device; the core only compares `owner`.
+    to_result(unsafe { bindings::iommu_device_claim_dma_owner(raw_dev(dev), owner) })
+}
+
+/// Undoes a successful [`claim_dma_owner`].
+pub(crate) fn release_dma_owner(dev: &Device) {
+    // SAFETY: `dev` is a live device whose group we own.
+    unsafe { bindings::iommu_device_release_dma_owner(raw_dev(dev)) }
+}
+
+/// Reports a fault as an IOMMU driver's interrupt handler would.
+pub(crate) fn report_device_fault(dev: &Device, evt: &mut bindings::iopf_fault) -> Result {
+    // SAFETY: `dev` is a live device, `evt` a valid event the core copies.
+    to_result(unsafe { bindings::iommu_report_device_fault(raw_dev(dev), evt) })
+}
+
+/// Asks `dev`'s driver for its hardware information and passes it to `f`.
+/// `data_type` is the type asked for on entry and the type returned on exit.
+pub(crate) fn hw_info<R>(
+    dev: &Device,
+    data_type: &mut u32,
+    f: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<R> {
+    let Some(hw_info) = dev_ops(dev)?.hw_info else {
+        *data_type = bindings::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_NONE;
+        return f(&[]);
+    };
+    let mut len = 0u32;
+    // SAFETY: `dev` is a live device probed by the driver whose op this is;
+    // `len` and `data_type` are valid for writes.
+    let data = from_err_ptr(unsafe { hw_info(raw_dev(dev), &mut len, data_type) })?;
+    let bytes = if data.is_null() {
+        &[][..]
+    } else {
+        // SAFETY: the op returned a kmalloc'ed buffer of `len` bytes.
+        unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len as usize) }
+    };
+    let result = f(bytes);
+    // SAFETY: the buffer is ours to free (hw_info's contract); `bytes` is
+    // not used after this.
+    unsafe { bindings::kfree(data) };
+    result
+}
+
+/// A reference to an `iommu_group`.
+pub(crate) struct Group(NonNull<bindings::iommu_group>);
+
+// SAFETY: a group reference may be used and dropped from any thread; the
+// core locks the group itself.
+unsafe impl Send for Group {}
+// SAFETY: as above; `&Group` only passes the pointer to the core.
+unsafe impl Sync for Group {}
+
+impl Group {
+    /// The group of `dev`: `ENODEV` if no IOMMU driver probed it.
+    pub(crate) fn of(dev: &Device) -> Result<Self> {
+        // SAFETY: `dev` is a live device; a non-NULL result is a reference.
+        let group = unsafe { bindings::iommu_group_get(raw_dev(dev)) };
+        NonNull::new(group).map(Self).ok_or(ENODEV)
+    }
+
+    fn as_ptr(&self) -> *mut bindings::iommu_group {
+        self.0.as_ptr()
+    }
+
+    /// The domain attached to `pasid` of this group through an attach
+    /// handle, if any.
+    pub(crate) fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
+        // SAFETY: we hold a group reference; the result is a handle or an
+        // ERR_PTR, and the handle is only read while the caller holds the
+        // lock that serialises its attach and detach.
+        let handle = unsafe { iommu_attach_handle_get(self.as_ptr(), pasid, 0) };
+        let handle = from_err_ptr(handle).ok()?;
+        // SAFETY: as above: a live handle.
+        NonNull::new(handle).map(|h| unsafe { (*h.as_ptr()).domain })
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { bindings::iommu_group_put(self.as_ptr()) }
+    }
+}
+
+/// Where a domain's user data comes from: `struct iommu_user_data`.
+pub(crate) type UserData = bindings::iommu_user_data;
+
+/// An `iommu_domain` allocated by a driver's ops, owned until dropped.
+pub(crate) struct Domain(NonNull<bindings::iommu_domain>);
+
+// SAFETY: a domain is not tied to a thread; the core serialises its attach
+// and detach, and the mock driver's domain state is atomic.
+unsafe impl Send for Domain {}
+// SAFETY: as above.
+unsafe impl Sync for Domain {}
+
+impl Domain {
+    fn from_alloc(domain: *mut bindings::iommu_domain, ops: &bindings::iommu_ops) -> Result<Self> {
+        let domain = from_err_ptr(domain)?;
+        // SAFETY: a domain from this driver's alloc op.
+        unsafe { Self::from_driver(domain, ops) }
+    }
+
+    /// Takes ownership of a domain a driver allocated, recording (as
+    /// iommufd does) which driver: the core checks it on attach.
+    ///
+    /// # Safety
+    ///
+    /// `domain` must be NULL or a fresh, unshared domain allocated by the
+    /// driver whose ops `ops` are, freeable by `iommu_domain_free()`.
+    pub(crate) unsafe fn from_driver(
+        domain: *mut bindings::iommu_domain,
+        ops: *const bindings::iommu_ops,
+    ) -> Result<Self> {
+        let domain = NonNull::new(domain).ok_or(ENOMEM)?;
+        // SAFETY: per the contract, not yet shared.
+        unsafe { (*domain.as_ptr()).owner = ops };
+        Ok(Self(domain))
+    }
+
+    /// A paging domain for `dev`, from its driver's
+    /// `domain_alloc_paging_flags` (`EOPNOTSUPP` if it has none).
+    pub(crate) fn alloc_paging(dev: &Device, flags: u32, data: Option<&UserData>) -> Result<Self> {
+        let ops = dev_ops(dev)?;
+        let alloc = ops.domain_alloc_paging_flags.ok_or(EOPNOTSUPP)?;
+        let data = data.map_or(core::ptr::null(), core::ptr::from_ref);
+        // SAFETY: `dev` is probed by this driver; `data` is NULL or valid
+        // for the call.
+        Self::from_alloc(unsafe { alloc(raw_dev(dev), flags, data) }, ops)
+    }
+
+    /// A nested domain on `parent` for `dev`, from its driver's
+    /// `domain_alloc_nested` (`EOPNOTSUPP` if it has none).
+    pub(crate) fn alloc_nested(
+        dev: &Device,
+        parent: &Domain,
+        flags: u32,
+        data: &UserData,
+    ) -> Result<Self> {
+        let ops = dev_ops(dev)?;
+        let alloc = ops.domain_alloc_nested.ok_or(EOPNOTSUPP)?;
+        // SAFETY: `dev` is probed by this driver; `parent` is a live domain
+        // that outlives the nested one (its owner holds it); `data` is valid.
+        Self::from_alloc(
+            unsafe { alloc(raw_dev(dev), parent.as_ptr(), flags, data) },
+            ops,
+        )
+    }
+
+    /// The domain, for the core's calls.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::iommu_domain {
+        self.0.as_ptr()
+    }
+
+    /// `IOMMU_DOMAIN_*` type.
+    pub(crate) fn domain_type(&self) -> u32 {
+        // SAFETY: a live domain; `type` is set at allocation, never changed.
+        unsafe { (*self.as_ptr()).type_ }
+    }
+
+    /// The ops table of the driver that allocated it.
+    pub(crate) fn owner(&self) -> *const bindings::iommu_ops {
+        // SAFETY: as above; set by `from_alloc`.
+        unsafe { (*self.as_ptr()).owner }
+    }
+
+    /// The domain's `ops`, to recognise the mock driver's domain kinds.
+    pub(crate) fn ops(&self) -> *const bindings::iommu_domain_ops {
+        // SAFETY: as above; set by the driver at allocation.
+        unsafe { (*self.as_ptr()).ops }
+    }
+
+    /// Runs the driver's `cache_invalidate_user` on `array`, which it
+    /// updates to the number of entries handled.
+    pub(crate) fn cache_invalidate_user(
+        &self,
+        array: &mut bindings::iommu_user_data_array,
+    ) -> Result {
+        // SAFETY: `ops` is the driver's static table.
+        let op = unsafe { self.ops().as_ref() }
+            .and_then(|ops| ops.cache_invalidate_user)
+            .ok_or(EOPNOTSUPP)?;
+        // SAFETY: a live domain of this driver; `array` valid for the call.
+        to_result(unsafe { op(self.as_ptr(), array) })
+    }
+}
+
+impl Drop for Domain {
+    fn drop(&mut self) {
+        // SAFETY: we own the domain, and it is attached nowhere: attachments
+        // hold a reference to the object that owns this `Domain`.
+        unsafe { bindings::iommu_domain_free(self.as_ptr()) }
+    }
+}
+
+/// Attaches `domain` to `pasid` of `dev` (the whole group for
+/// `IOMMU_NO_PASID`) through `handle`, or replaces what is attached there
+/// when `replace` is set.
+///
+/// # Safety
+///
+/// `handle` must stay valid and unmoved until the attachment is replaced or
+/// detached, and `domain` must stay alive as long.
+pub(crate) unsafe fn attach(
+    domain: &Domain,
+    dev: &Device,
+    group: &Group,
+    pasid: u32,
+    handle: *mut bindings::iommu_attach_handle,
+    replace: bool,
+) -> Result {
+    let d = domain.as_ptr();
+    let g = group.as_ptr();
+    // SAFETY: live domain, device and group; the caller keeps `handle` and
+    // `domain` alive for the attachment.
+    to_result(unsafe {
+        match (pasid == bindings::IOMMU_NO_PASID, replace) {
+            (true, false) => iommu_attach_group_handle(d, g, handle),
+            (true, true) => iommu_replace_group_handle(g, d, handle),
+            (false, false) => bindings::iommu_attach_device_pasid(d, raw_dev(dev), pasid, handle),
+            (false, true) => iommu_replace_device_pasid(d, raw_dev(dev), pasid, handle),
+        }
+    })
+}
+
+/// Detaches `domain` from `pasid` of `dev`, which must be where
+/// [`attach`] put it. Afterwards its handle may be freed.
+pub(crate) fn detach(domain: &Domain, dev: &Device, group: &Group, pasid: u32) {
+    // SAFETY: live domain, device and group, attached at `pasid`.
+    unsafe {
+        if pasid == bindings::IOMMU_NO_PASID {
+            iommu_detach_group_handle(domain.as_ptr(), group.as_ptr());
+        } else {
+            bindings::iommu_detach_device_pasid(domain.as_ptr(), raw_dev(dev), pasid);
+        }
+    }
+}
+
+/// Takes a counted reference to a raw device.
+///
+/// # Safety
+///
+/// `dev` must point to a live `struct device`.
+pub(crate) unsafe fn get_device(dev: *mut bindings::device) -> ARef<Device> {
+    // SAFETY: the caller guarantees a live device.
+    unsafe { Device::get_device(dev) }
+}

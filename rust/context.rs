@@ -15,8 +15,10 @@ use crate::{mock::MockIommu, object::ObjectTable, ucmd};
 /// The state behind one open of the device.
 #[pin_data]
 pub(crate) struct Context {
-    /// Every object this file created. Lock order: taken before any
-    /// object's own locks, and never held while an object is torn down.
+    /// Every object this file created. Lock order: after an IOAS's
+    /// automatic-HWPT lock, before a device's state lock (see
+    /// Documentation/design.rst); never held while an object is torn down
+    /// or across a copy to or from user space.
     #[pin]
     pub(crate) objects: Mutex<ObjectTable>,
     /// The module's mock IOMMU, which selftest devices are created on.

@@ -348,7 +348,8 @@ fn attach_auto(
     let mut i = 0;
     while i < auto.len() {
         let id = auto[i];
-        let hwpt = match ctx.objects.lock().get::<HwptPaging>(id) {
+        let found = ctx.objects.lock().get::<HwptPaging>(id);
+        let hwpt = match found {
             Ok(hwpt) if hwpt.is_auto_on(ioas.arc()) => hwpt,
             // Gone (or the id was reused): prune.
             _ => {

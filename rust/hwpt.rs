@@ -327,7 +327,10 @@ fn invalidate(ctx: &Context, cmd: &iommu_hwpt_invalidate, done: &mut u32) -> Res
         entry_len: cmd.entry_len as usize,
         entry_num: cmd.entry_num,
     };
-    let result = match ctx.objects.lock().get_any(cmd.hwpt_id)? {
+    // Looked up first: the table lock must not be held while the driver
+    // reads the array from user memory.
+    let target = ctx.objects.lock().get_any(cmd.hwpt_id)?;
+    let result = match target {
         AnyRef::HwptNested(hwpt) => hwpt.domain.cache_invalidate_user(&mut array),
         AnyRef::Viommu(viommu) => viommu.cache_invalidate(&mut array),
         _ => return Err(EINVAL),

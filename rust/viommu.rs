@@ -75,16 +75,18 @@ impl Viommu {
         if array.type_ != uapi::IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST {
             return Err(EINVAL);
         }
-        let mut entries = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+        // The whole array is read before any entry is handled (a bad one
+        // fails the call with nothing done), but only the first matters:
+        // entries are handled in order, and it already fails, since no
+        // virtual device has its id.
+        let mut first = None;
         for index in 0..count as usize {
             let user = UserPtr::from_ptr(array.uptr).wrapping_byte_add(index * array.entry_len);
             let entry: uapi::iommu_viommu_invalidate_selftest =
                 read_extensible(user, array.entry_len)?;
-            entries.push(entry, GFP_KERNEL)?;
+            first.get_or_insert(entry);
         }
-        // Entries are handled in order and the first one already fails:
-        // no virtual device has its id.
-        match entries.first() {
+        match first {
             Some(entry) if entry.flags & !uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 => {
                 Err(EOPNOTSUPP)
             }

@@ -47,7 +47,8 @@ pub(crate) struct MockDev {
     /// attach ops under the group mutex, so this only orders with itself.
     #[pin]
     iopf_users: Mutex<u32>,
-    /// The domain attached to the RID (no PASID), for dirty-tracking checks.
+    /// The domain attached to the RID (no PASID): the one to count out of
+    /// IOPF users when the next attach replaces it.
     domain: AtomicPtr<bindings::iommu_domain>,
     /// Fakes a failure of the next PASID 1024 attach (see `ops`).
     pub(crate) pasid_1024_fake_error: AtomicBool,

@@ -55,7 +55,7 @@ const NAME: &CStr = c"rust_iommufd_mock_iommu";
 
 impl MockIommu {
     /// Registers the bus, the IOMMU and its iopf queue, in that order;
-    /// undone in reverse by drop, or here on failure.
+    /// undone by drop (see there), or here in reverse on failure.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         // SAFETY: on success every field is initialised; on failure
         // everything registered so far is unregistered before returning, and
@@ -143,7 +143,8 @@ impl PinnedDrop for MockIommu {
         // open file, and the module cannot go while a file is open.
         //
         // SAFETY: everything below was registered by `new` and is
-        // unregistered once, in reverse order.
+        // unregistered once. The order is upstream's: the queue, the sysfs
+        // device, then the IOMMU and the bus.
         unsafe {
             bindings::iopf_queue_free(self.iopf_queue);
             bindings::iommu_device_sysfs_remove(self.iommu());

@@ -136,7 +136,8 @@ enum iommu_hwpt_data_type {
  * @data_uptr: user address of the driver data of type @data_type
  * @fault_id: id of a fault queue object; only read when
  *            IOMMU_HWPT_FAULT_ID_VALID is set in @flags
- * @__reserved2: must be 0; pads the structure to a multiple of 8 bytes
+ * @__reserved2: not checked (as upstream); set it to 0. Pads the structure
+ *               to a multiple of 8 bytes
  *
  * Creates a hardware page table object, i.e. an IOMMU domain the caller can
  * attach devices to.
@@ -327,7 +328,7 @@ enum iommu_viommu_type {
  * @hwpt_id: id of a nesting-parent paging HWPT the vIOMMU is tied to
  * @out_viommu_id: id of the new vIOMMU
  * @data_len: byte length of the driver data at @data_uptr
- * @__reserved: must be 0
+ * @__reserved: not checked (as upstream); set it to 0
  * @data_uptr: user address of type-specific data; the driver may also write
  *             results back into it
  *

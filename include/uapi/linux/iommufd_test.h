@@ -100,8 +100,10 @@ enum {
 };
 
 /*
- * The mock driver refuses to put a new domain on this PASID when it already
- * has one, so tests can exercise the failure path of a PASID replace.
+ * On this PASID the mock driver fails every second attempt to set a
+ * domain (the first one after an attach: a replace), so tests can exercise
+ * the failure path of a PASID replace. Blocking the PASID restarts the
+ * cycle.
  */
 #define IOMMU_TEST_PASID_RESERVED 1024
 
@@ -110,7 +112,7 @@ enum {
  * @size: sizeof(struct iommu_test_cmd); at least offsetofend(..., last)
  * @op: one of IOMMU_TEST_OP_*
  * @id: object the op works on (IOAS, HWPT, selftest device, ... per op)
- * @__reserved: must be 0
+ * @__reserved: not checked (as upstream); set it to 0
  * @last: end marker, never read; fixes the structure's minimum size
  *
  * The union holds the op-specific arguments and results, one member per op.

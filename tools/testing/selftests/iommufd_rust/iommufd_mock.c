@@ -1770,6 +1770,103 @@ TEST_F(mock, viommu_lifetime)
 	EXPECT_EQ(0, destroy(self->fd, parent));
 }
 
+/*
+ * vIOMMU invalidation names device caches by virtual device id. No virtual
+ * device exists (IOMMU_VDEVICE_ALLOC is not implemented), so a well-formed
+ * entry is EINVAL; the checks before that lookup still apply in order.
+ */
+/*
+ * IOMMU_HWPT_FAULT_ID_VALID names a fault object. None exists here, so the
+ * HWPT is built and then dropped with ENOENT, leaving no id behind; with
+ * NEST_PARENT the flag is refused before anything is built.
+ */
+TEST_F(mock, hwpt_alloc_fault_id_without_fault_object)
+{
+	__u32 idev, hwpt, next;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, &idev));
+	EXPECT_ERRNO(ENOENT, hwpt_alloc(self->fd, idev, self->ioas_id,
+					IOMMU_HWPT_FAULT_ID_VALID, &hwpt));
+	EXPECT_ERRNO(EOPNOTSUPP, hwpt_alloc(self->fd, idev, self->ioas_id,
+					    IOMMU_HWPT_FAULT_ID_VALID |
+					    IOMMU_HWPT_ALLOC_NEST_PARENT,
+					    &hwpt));
+	/* The ids tried above were given back: 1 IOAS, 2-4 mock domain. */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &next));
+	EXPECT_EQ(5U, next);
+}
+
+TEST_F(mock, viommu_invalidate_rules_without_vdevices)
+{
+	struct iommu_viommu_invalidate_selftest inv = {};
+	__u32 idev, parent, viommu, num;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, &idev));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, idev, self->ioas_id,
+				IOMMU_HWPT_ALLOC_NEST_PARENT, &parent));
+	ASSERT_EQ(0, viommu_alloc(self->fd, idev, parent,
+				  IOMMU_VIOMMU_TYPE_SELFTEST, 0, NULL, 0,
+				  &viommu));
+
+	/* No entries: only the data type is checked. */
+	num = 0;
+	EXPECT_EQ(0, hwpt_invalidate(self->fd, viommu,
+				     IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+				     &inv, sizeof(inv), &num));
+	EXPECT_EQ(0U, num);
+	num = 0;
+	EXPECT_ERRNO(EINVAL, hwpt_invalidate(self->fd, viommu,
+				IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST_INVALID,
+				&inv, sizeof(inv), &num));
+	EXPECT_EQ(0U, num);
+
+	/* Unknown flags fail first, then the unknown virtual device. */
+	inv.flags = 1U << 1;
+	num = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, hwpt_invalidate(self->fd, viommu,
+				IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+				&inv, sizeof(inv), &num));
+	EXPECT_EQ(0U, num);
+	inv.flags = IOMMU_TEST_INVALIDATE_FLAG_ALL;
+	num = 1;
+	EXPECT_ERRNO(EINVAL, hwpt_invalidate(self->fd, viommu,
+				IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+				&inv, sizeof(inv), &num));
+	EXPECT_EQ(0U, num);
+	/* The device cache was not touched. */
+	EXPECT_EQ(0, check_dev_cache(self->fd, idev, 0,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+}
+
+/*
+ * The largest entry count upstream accepts, over a buffer far too short:
+ * the array is read entry by entry, so this is EFAULT rather than one
+ * oversized kernel allocation (upstream sizes a kcalloc() by entry_num,
+ * which the page allocator refuses with a WARN).
+ */
+TEST_F(mock, viommu_invalidate_huge_count_short_buffer_is_efault)
+{
+	struct iommu_viommu_invalidate_selftest *inv;
+	__u32 idev, parent, viommu, num = 1U << 19;
+
+	if (!testing_rust_iommufd())
+		SKIP(return, "%s: not rust_iommufd, upstream WARNs on this",
+		     iommufd_dev_path());
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, &idev));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, idev, self->ioas_id,
+				IOMMU_HWPT_ALLOC_NEST_PARENT, &parent));
+	ASSERT_EQ(0, viommu_alloc(self->fd, idev, parent,
+				  IOMMU_VIOMMU_TYPE_SELFTEST, 0, NULL, 0,
+				  &viommu));
+	inv = map_two_pages(PROT_NONE);
+	ASSERT_NE(MAP_FAILED, inv);
+	EXPECT_ERRNO(EFAULT, hwpt_invalidate(self->fd, viommu,
+				IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+				inv, sizeof(*inv), &num));
+	EXPECT_EQ(0U, num);
+	unmap_two_pages(inv);
+}
+
 TEST_F(mock, viommu_alloc_unwritable_result_is_efault_and_leaves_nothing)
 {
 	struct iommu_viommu_alloc cmd = { .size = sizeof(cmd) };

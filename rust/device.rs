@@ -161,14 +161,35 @@ impl Device {
         Ok(())
     }
 
-    fn new_handle(&self) -> Result<KBox<AttachHandle>> {
-        Ok(KBox::new(
+    /// Has the core attach (or replace) `hwpt` at `pasid` through a new
+    /// handle, and returns the attachment to keep until it is detached or
+    /// replaced.
+    fn core_attach(&self, pasid: u32, hwpt: HwptRef, replace: bool) -> Result<Attachment> {
+        let handle = KBox::new(
             AttachHandle {
                 handle: Opaque::zeroed(),
                 device: core::ptr::from_ref(self),
             },
             GFP_KERNEL,
-        )?)
+        )?;
+        // SAFETY: the returned attachment keeps the boxed handle and the
+        // HWPT (which owns the domain) together until detach or replace;
+        // on replace the old handle stays valid until the core has
+        // switched to the new one.
+        unsafe {
+            sys::attach(
+                hwpt.domain(),
+                &self.dev,
+                &self.group,
+                pasid,
+                handle.handle.get(),
+                replace,
+            )?
+        };
+        Ok(Attachment {
+            hwpt,
+            _handle: handle,
+        })
     }
 
     /// Attaches `hwpt` at `pasid`: `EBUSY` if something is attached there.
@@ -182,26 +203,8 @@ impl Device {
         }
         Self::check_pasid_compat(&state, &hwpt, pasid)?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let handle = self.new_handle()?;
-        // SAFETY: the handle is boxed and kept in `attached` until detach or
-        // replace; the HWPT (and its domain) is held by the same entry.
-        unsafe {
-            sys::attach(
-                hwpt.domain(),
-                &self.dev,
-                &self.group,
-                pasid,
-                handle.handle.get(),
-                false,
-            )?
-        };
-        state.attached.insert(node.into_node(
-            pasid,
-            Attachment {
-                hwpt,
-                _handle: handle,
-            },
-        ));
+        let attachment = self.core_attach(pasid, hwpt, false)?;
+        state.attached.insert(node.into_node(pasid, attachment));
         Ok(())
     }
 
@@ -219,27 +222,9 @@ impl Device {
             Some(_) => {}
         }
         Self::check_pasid_compat(&state, &hwpt, pasid)?;
-        let handle = self.new_handle()?;
-        // SAFETY: as in `attach`; the old handle stays valid until the core
-        // has switched to the new one.
-        unsafe {
-            sys::attach(
-                hwpt.domain(),
-                &self.dev,
-                &self.group,
-                pasid,
-                handle.handle.get(),
-                true,
-            )?
-        };
         let entry = state.attached.get_mut(&pasid).ok_or(EINVAL)?;
-        let old = core::mem::replace(
-            entry,
-            Attachment {
-                hwpt,
-                _handle: handle,
-            },
-        );
+        let attachment = self.core_attach(pasid, hwpt, true)?;
+        let old = core::mem::replace(entry, attachment);
         Ok(old.hwpt)
     }
 

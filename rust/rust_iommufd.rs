@@ -47,11 +47,11 @@ struct RustIommufd {
 /// The mock IOMMU of the module that registered `misc`.
 fn mock_iommu(misc: &MiscDeviceRegistration<context::Context>) -> &'static mock::MockIommu {
     let misc = core::ptr::from_ref(misc);
-    // SAFETY: the only registration of this type is the `misc` field of
-    // the module's `RustIommufd`, which lives (pinned, in the module's
-    // static storage) until the module is unloaded; the module cannot be
-    // unloaded while a file of the device is open, and contexts live no
-    // longer than their file.
+    // The only registration of this type is the `misc` field of the
+    // module's `RustIommufd`, pinned in the module's static storage until
+    // unload; the module cannot be unloaded while a file of the device is
+    // open, and contexts live no longer than their file.
+    // SAFETY: so `misc` is in a `RustIommufd` that outlives every caller.
     unsafe { &(*kernel::container_of!(misc, RustIommufd, misc)).mock }
 }
 

@@ -57,9 +57,10 @@ impl MockIommu {
     /// Registers the bus, the IOMMU and its iopf queue, in that order;
     /// undone by drop (see there), or here in reverse on failure.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
-        // SAFETY: on success every field is initialised; on failure
-        // everything registered so far is unregistered before returning, and
-        // the slot is left as uninitialised memory.
+        // On failure everything registered so far is unregistered before
+        // returning.
+        // SAFETY: on success every field is initialised; on failure the
+        // slot is left as uninitialised memory.
         unsafe {
             pin_init::pin_init_from_closure(move |slot: *mut Self| {
                 let parent = faux::Registration::new(NAME, None)?;
@@ -142,9 +143,10 @@ impl PinnedDrop for MockIommu {
         // No mock device exists any more: each is owned by an object of an
         // open file, and the module cannot go while a file is open.
         //
+        // The order is upstream's: the queue, the sysfs device, then the
+        // IOMMU and the bus.
         // SAFETY: everything below was registered by `new` and is
-        // unregistered once. The order is upstream's: the queue, the sysfs
-        // device, then the IOMMU and the bus.
+        // unregistered once.
         unsafe {
             bindings::iopf_queue_free(self.iopf_queue);
             bindings::iommu_device_sysfs_remove(self.iommu());

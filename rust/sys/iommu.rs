@@ -76,10 +76,11 @@ pub(crate) fn raw_dev<Ctx: kernel::device::DeviceContext>(
 /// The `iommu_ops` of the driver that probed `dev`, if any did.
 fn dev_ops(dev: &Device) -> Result<&'static bindings::iommu_ops> {
     let raw = raw_dev(dev);
-    // SAFETY: `raw` is a live device (we hold a reference). `dev->iommu` and
-    // its `iommu_dev` are set by the core when an IOMMU driver probes the
-    // device and stay until the device is released, which our reference
-    // prevents. The ops table is static for as long as a device uses it.
+    // `dev->iommu` and its `iommu_dev` are set by the core when an IOMMU
+    // driver probes the device and stay until the device leaves its bus; the
+    // ops table is static for as long as a device uses it.
+    // SAFETY: `raw` is a live device (we hold a reference), and callers
+    // hold it bound (see `Device::with_bound`).
     unsafe {
         let param = (*raw).iommu;
         if param.is_null() || (*param).iommu_dev.is_null() {
@@ -188,9 +189,10 @@ impl Group {
     /// The domain attached to `pasid` of this group through an attach
     /// handle, if any.
     pub(crate) fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
+        // The handle is only read while the caller holds the lock that
+        // serialises its attach and detach.
         // SAFETY: we hold a group reference; the result is a handle or an
-        // ERR_PTR, and the handle is only read while the caller holds the
-        // lock that serialises its attach and detach.
+        // ERR_PTR.
         let handle = unsafe { iommu_attach_handle_get(self.as_ptr(), pasid, 0) };
         let handle = from_err_ptr(handle).ok()?;
         // SAFETY: as above: a live handle.
@@ -262,12 +264,11 @@ impl Domain {
     ) -> Result<Self> {
         let ops = dev_ops(dev)?;
         let alloc = ops.domain_alloc_nested.ok_or(EOPNOTSUPP)?;
-        // SAFETY: `dev` is probed by this driver; `parent` is a live domain
-        // that outlives the nested one (its owner holds it); `data` is valid.
-        Self::from_alloc(
-            unsafe { alloc(raw_dev(dev), parent.as_ptr(), flags, data) },
-            ops,
-        )
+        // `parent` outlives the nested domain: the nested HWPT holds it.
+        // SAFETY: `dev` is probed by this driver, `parent` is live and
+        // `data` valid for the call.
+        let domain = unsafe { alloc(raw_dev(dev), parent.as_ptr(), flags, data) };
+        Self::from_alloc(domain, ops)
     }
 
     /// The domain, for the core's calls.

@@ -172,10 +172,10 @@ impl Device {
             },
             GFP_KERNEL,
         )?;
+        // On replace the old handle stays valid until the core has switched
+        // to the new one (the caller drops it afterwards).
         // SAFETY: the returned attachment keeps the boxed handle and the
-        // HWPT (which owns the domain) together until detach or replace;
-        // on replace the old handle stays valid until the core has
-        // switched to the new one.
+        // HWPT (which owns the domain) together until detach or replace.
         unsafe {
             sys::attach(
                 hwpt.domain(),

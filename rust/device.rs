@@ -62,8 +62,6 @@ struct DeviceState {
 #[pin_data(PinnedDrop)]
 pub(crate) struct Device {
     pub(crate) header: ObjectHeader,
-    /// Its object id, which fault records carry as `dev_id`.
-    id: u32,
     dev: ARef<KDevice>,
     group: Group,
     #[pin]
@@ -88,12 +86,10 @@ impl Device {
         let reservation = Reservation::new(&ctx.objects)?;
         let group = Group::of(&dev)?;
         sys::claim_dma_owner(&dev, ctx.dma_owner())?;
-        let id = reservation.id();
         let bound_dev = dev.clone();
         let device = Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::default(),
-                id,
                 dev: bound_dev,
                 group,
                 state <- new_mutex!(DeviceState {

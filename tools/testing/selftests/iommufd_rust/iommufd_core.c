@@ -36,15 +36,7 @@ FIXTURE(iommufd) {
 
 FIXTURE_SETUP(iommufd)
 {
-	int err;
-
-	self->fd = iommufd_open();
-	err = errno;
-	if (self->fd < 0 && (err == ENOENT || err == ENODEV || err == ENXIO))
-		SKIP(return, "%s: %s (is the module loaded?)",
-		     iommufd_dev_path(), strerror(err));
-	ASSERT_LE(0, self->fd)
-		TH_LOG("open %s: %s", iommufd_dev_path(), strerror(err));
+	IOMMUFD_OPEN_OR_SKIP(self->fd);
 }
 
 FIXTURE_TEARDOWN(iommufd)

@@ -32,15 +32,7 @@ FIXTURE(mock) {
 
 FIXTURE_SETUP(mock)
 {
-	int err;
-
-	self->fd = iommufd_open();
-	err = errno;
-	if (self->fd < 0 && (err == ENOENT || err == ENODEV || err == ENXIO))
-		SKIP(return, "%s: %s (is the module loaded?)",
-		     iommufd_dev_path(), strerror(err));
-	ASSERT_LE(0, self->fd)
-		TH_LOG("open %s: %s", iommufd_dev_path(), strerror(err));
+	IOMMUFD_OPEN_OR_SKIP(self->fd);
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas_id));
 	ASSERT_EQ(1U, self->ioas_id);
 }

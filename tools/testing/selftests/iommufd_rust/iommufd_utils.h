@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -38,6 +39,25 @@ static inline int iommufd_open(void)
 {
 	return open(iommufd_dev_path(), O_RDWR | O_CLOEXEC);
 }
+
+/*
+ * Fixture setup: opens the device into @fd, skipping the test when the node
+ * is missing (module not loaded) and failing it on any other error.
+ */
+#define IOMMUFD_OPEN_OR_SKIP(fd)					\
+	do {								\
+		int __err;						\
+									\
+		(fd) = iommufd_open();					\
+		__err = errno;						\
+		if ((fd) < 0 && (__err == ENOENT || __err == ENODEV ||	\
+				 __err == ENXIO))			\
+			SKIP(return, "%s: %s (is the module loaded?)",	\
+			     iommufd_dev_path(), strerror(__err));	\
+		ASSERT_LE(0, (fd))					\
+			TH_LOG("open %s: %s", iommufd_dev_path(),	\
+			       strerror(__err));			\
+	} while (0)
 
 /* IOMMU_IOAS_ALLOC with flags 0; stores the new id in *id on success. */
 static inline int ioas_alloc(int fd, __u32 *id)

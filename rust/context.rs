@@ -60,14 +60,14 @@ impl MiscDevice for Context {
         drop(objects);
     }
 
-    fn ioctl(ctx: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&ctx, cmd, arg)
+    fn ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ucmd::dispatch(&ctx, file, cmd, arg)
     }
 
     // Every iommufd structure has the same layout for 32- and 64-bit
     // callers (pointers travel as __aligned_u64).
     #[cfg(CONFIG_COMPAT)]
-    fn compat_ioctl(ctx: ArcBorrow<'_, Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&ctx, cmd, arg)
+    fn compat_ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ucmd::dispatch(&ctx, file, cmd, arg)
     }
 }

@@ -5,9 +5,10 @@
 //!
 //! Binding claims DMA ownership of the device's IOMMU group, which puts it
 //! in the blocking domain. Attaching gives the core an *attach handle*
-//! that points back at the [`Device`]: the core keeps it in the group's
-//! PASID array, so a fault group reported for (device, PASID) leads back
-//! here. Each attachment holds its HWPT as a user.
+//! ([`AttachHandle`]) that names the device and the fault queue of the
+//! HWPT: the core keeps it in the group's PASID array, so a fault group
+//! reported for (device, PASID) leads to the right queue. Each attachment
+//! holds its HWPT as a user.
 //!
 //! Lock order: `Ioas::auto_hwpts`, then the table lock (briefly, for
 //! lookups), then [`Device`]'s `state`; the core's group mutex and the mock
@@ -26,6 +27,7 @@ use kernel::{
 
 use crate::{
     context::Context,
+    fault::Fault,
     hwpt::{put_hwpt, HwptPaging, HwptRef},
     ioas::Ioas,
     mock::dev::MockDev,
@@ -40,14 +42,58 @@ use crate::{
 #[repr(C)]
 pub(crate) struct AttachHandle {
     handle: Opaque<bindings::iommu_attach_handle>,
-    /// The device this attachment belongs to.
-    device: *const Device,
+    /// Id of the device object, for fault records.
+    dev_id: u32,
+    /// Where faults through this attachment go: the HWPT's fault queue.
+    fault: Option<Arc<Fault>>,
+}
+
+// SAFETY: the core reads `handle` under its own locks; the rest is
+// immutable.
+unsafe impl Send for AttachHandle {}
+// SAFETY: as above.
+unsafe impl Sync for AttachHandle {}
+
+impl AttachHandle {
+    /// The handle of ours that the core passes back.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must be the `handle` of a live [`AttachHandle`], live for
+    /// `'a`.
+    pub(crate) unsafe fn from_core<'a>(handle: *mut bindings::iommu_attach_handle) -> &'a Self {
+        // SAFETY: per the contract; `handle` is the first field of a
+        // `repr(C)` struct.
+        unsafe { &*handle.cast::<Self>() }
+    }
+
+    /// Id of the device object the attachment belongs to.
+    pub(crate) fn dev_id(&self) -> u32 {
+        self.dev_id
+    }
+
+    /// The fault queue of the attached HWPT, if it has one.
+    pub(crate) fn fault(&self) -> Option<&Arc<Fault>> {
+        self.fault.as_ref()
+    }
+}
+
+impl Drop for AttachHandle {
+    /// A handle is freed only once the core no longer routes faults
+    /// through it: whatever came through it and is still pending is
+    /// answered `INVALID` first (upstream's automatic response).
+    fn drop(&mut self) {
+        if let Some(fault) = &self.fault {
+            fault.answer_handle(self.handle.get());
+        }
+    }
 }
 
 /// One PASID's attachment.
 struct Attachment {
     hwpt: HwptRef,
-    /// Known to the core until detached or replaced; boxed so it never moves.
+    /// Known to the core until detached or replaced; boxed so it never
+    /// moves. Dropped after the core let go of it.
     _handle: KBox<AttachHandle>,
 }
 
@@ -62,17 +108,13 @@ struct DeviceState {
 #[pin_data(PinnedDrop)]
 pub(crate) struct Device {
     pub(crate) header: ObjectHeader,
+    /// The object's id, which fault records name.
+    id: u32,
     dev: ARef<KDevice>,
     group: Group,
     #[pin]
     state: Mutex<DeviceState>,
 }
-
-// SAFETY: the attach handles' raw pointers point at this (pinned, shared)
-// device; everything else is locked or immutable.
-unsafe impl Send for Device {}
-// SAFETY: as above.
-unsafe impl Sync for Device {}
 
 impl Device {
     /// Binds `dev` to `ctx` under a reserved id and publishes it
@@ -84,12 +126,14 @@ impl Device {
             return Err(EINVAL);
         }
         let reservation = Reservation::new(&ctx.objects)?;
+        let id = reservation.id();
         let group = Group::of(&dev)?;
         sys::claim_dma_owner(&dev, ctx.dma_owner())?;
         let bound_dev = dev.clone();
         let device = Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::default(),
+                id,
                 dev: bound_dev,
                 group,
                 state <- new_mutex!(DeviceState {
@@ -164,7 +208,8 @@ impl Device {
         let handle = KBox::new(
             AttachHandle {
                 handle: Opaque::zeroed(),
-                device: core::ptr::from_ref(self),
+                dev_id: self.id,
+                fault: hwpt.fault().cloned(),
             },
             GFP_KERNEL,
         )?;
@@ -348,7 +393,10 @@ fn attach_auto(
     }
 
     let reservation = Reservation::new(&ctx.objects)?;
-    let hwpt = HwptPaging::new(device, ioas.clone(), 0, None, true)?;
+    let hwpt = Arc::new(
+        HwptPaging::new(device, ioas.clone(), 0, None, true)?,
+        GFP_KERNEL,
+    )?;
     let id = reservation.id();
     auto.push(id, GFP_KERNEL)?;
     let user = HwptRef::Paging(reservation.user_of(&hwpt));

@@ -3,6 +3,7 @@
  * C glue for what Rust cannot express in the 7.3 kernel crate. Keep this
  * file to macros and static inlines; logic lives on the Rust side.
  */
+#include <linux/list.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/property.h>
@@ -35,4 +36,20 @@ int rust_iommufd_set_pasid_bits(struct device *dev, u32 bits)
 	};
 
 	return device_create_managed_software_node(dev, props, NULL);
+}
+
+/*
+ * list_add() and list_del_init() are static inlines the kernel crate has no
+ * helpers for; rust/sys/iopf.rs queues fault groups on their list nodes.
+ */
+void rust_iommufd_list_add(struct list_head *new, struct list_head *head);
+void rust_iommufd_list_add(struct list_head *new, struct list_head *head)
+{
+	list_add(new, head);
+}
+
+void rust_iommufd_list_del_init(struct list_head *entry);
+void rust_iommufd_list_del_init(struct list_head *entry)
+{
+	list_del_init(entry);
 }

@@ -11,12 +11,16 @@
 //!   `IOMMU_HWPT_ALLOC_NEST_PARENT` (it counts as a user of it).
 //! - Devices attached to a HWPT count as its users, so it cannot be
 //!   destroyed while attached.
+//! - A HWPT allocated with `IOMMU_HWPT_FAULT_ID_VALID` delivers its
+//!   devices' page faults to a fault queue (held as a user): its domain
+//!   gets the module's iopf handler.
 
 use kernel::{bindings, prelude::*, sync::Arc, uaccess::UserPtr};
 
 use crate::{
     context::Context,
     device::Device,
+    fault::{self, Fault},
     ioas::Ioas,
     object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation},
     sys::iommu::{self as sys, Domain, UserData},
@@ -37,17 +41,20 @@ pub(crate) struct HwptPaging {
     pasid_compat: bool,
     /// Made by an attach to the IOAS, not by `IOMMU_HWPT_ALLOC`.
     auto_domain: bool,
+    /// Where its page faults go (held as a user).
+    fault: Option<ObjectRef<Fault>>,
 }
 
 impl HwptPaging {
-    /// A paging HWPT for `device` on `ioas` (`iommufd_hwpt_paging_alloc`).
+    /// A paging HWPT for `device` on `ioas` (`iommufd_hwpt_paging_alloc`),
+    /// not published yet.
     pub(crate) fn new(
         device: &Device,
         ioas: ObjectRef<Ioas>,
         flags: u32,
         data: Option<&UserData>,
         auto_domain: bool,
-    ) -> Result<Arc<Self>> {
+    ) -> Result<Self> {
         const VALID: u32 = uapi::IOMMU_HWPT_ALLOC_NEST_PARENT
             | uapi::IOMMU_HWPT_ALLOC_DIRTY_TRACKING
             | uapi::IOMMU_HWPT_FAULT_ID_VALID
@@ -68,17 +75,21 @@ impl HwptPaging {
             }
             Domain::alloc_paging(dev, flags & !uapi::IOMMU_HWPT_FAULT_ID_VALID, data)
         })?;
-        Ok(Arc::new(
-            Self {
-                header: ObjectHeader::default(),
-                domain,
-                ioas,
-                nest_parent: flags & uapi::IOMMU_HWPT_ALLOC_NEST_PARENT != 0,
-                pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
-                auto_domain,
-            },
-            GFP_KERNEL,
-        )?)
+        Ok(Self {
+            header: ObjectHeader::default(),
+            domain,
+            ioas,
+            nest_parent: flags & uapi::IOMMU_HWPT_ALLOC_NEST_PARENT != 0,
+            pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
+            auto_domain,
+            fault: None,
+        })
+    }
+
+    /// Sends the HWPT's page faults to `fault`.
+    fn with_fault(mut self, fault: Option<ObjectRef<Fault>>) -> Self {
+        self.fault = route_faults(&mut self.domain, fault);
+        self
     }
 
     /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`.
@@ -106,16 +117,19 @@ pub(crate) struct HwptNested {
     domain: Domain,
     _parent: NestParent,
     pasid_compat: bool,
+    /// Where its page faults go (held as a user).
+    fault: Option<ObjectRef<Fault>>,
 }
 
 impl HwptNested {
-    /// A nested HWPT for `device` on `parent` (`iommufd_hwpt_nested_alloc`).
+    /// A nested HWPT for `device` on `parent` (`iommufd_hwpt_nested_alloc`),
+    /// not published yet.
     fn new(
         device: &Device,
         parent: ObjectRef<HwptPaging>,
         flags: u32,
         data: &UserData,
-    ) -> Result<Arc<Self>> {
+    ) -> Result<Self> {
         if flags & !(uapi::IOMMU_HWPT_FAULT_ID_VALID | uapi::IOMMU_HWPT_ALLOC_PASID) != 0
             || data.len == 0
         {
@@ -137,39 +151,51 @@ impl HwptNested {
         if domain.domain_type() != bindings::IOMMU_DOMAIN_NESTED {
             return Err(EOPNOTSUPP);
         }
-        Ok(Arc::new(
-            Self {
-                header: ObjectHeader::default(),
-                domain,
-                _parent: NestParent::Hwpt(parent),
-                pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
-            },
-            GFP_KERNEL,
-        )?)
+        Ok(Self {
+            header: ObjectHeader::default(),
+            domain,
+            _parent: NestParent::Hwpt(parent),
+            pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
+            fault: None,
+        })
     }
 
-    /// A nested HWPT on a vIOMMU (`iommufd_viommu_alloc_hwpt_nested`).
-    fn on_viommu(viommu: ObjectRef<Viommu>, flags: u32, data: &UserData) -> Result<Arc<Self>> {
+    /// A nested HWPT on a vIOMMU (`iommufd_viommu_alloc_hwpt_nested`), not
+    /// published yet.
+    fn on_viommu(viommu: ObjectRef<Viommu>, flags: u32, data: &UserData) -> Result<Self> {
         if flags & !(uapi::IOMMU_HWPT_FAULT_ID_VALID | uapi::IOMMU_HWPT_ALLOC_PASID) != 0
             || data.len == 0
         {
             return Err(EOPNOTSUPP);
         }
         let domain = viommu.alloc_domain_nested(flags & !uapi::IOMMU_HWPT_FAULT_ID_VALID, data)?;
-        Ok(Arc::new(
-            Self {
-                header: ObjectHeader::default(),
-                domain,
-                _parent: NestParent::Viommu(viommu),
-                pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
-            },
-            GFP_KERNEL,
-        )?)
+        Ok(Self {
+            header: ObjectHeader::default(),
+            domain,
+            _parent: NestParent::Viommu(viommu),
+            pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
+            fault: None,
+        })
+    }
+
+    /// Sends the HWPT's page faults to `fault`.
+    fn with_fault(mut self, fault: Option<ObjectRef<Fault>>) -> Self {
+        self.fault = route_faults(&mut self.domain, fault);
+        self
     }
 
     pub(crate) fn domain(&self) -> &Domain {
         &self.domain
     }
+}
+
+/// Has `domain`'s page faults delivered to `fault`, if any, which the HWPT
+/// then holds.
+fn route_faults(domain: &mut Domain, fault: Option<ObjectRef<Fault>>) -> Option<ObjectRef<Fault>> {
+    if fault.is_some() {
+        domain.set_iopf_handler(fault::iopf_handler);
+    }
+    fault
 }
 
 /// A counted reference to a HWPT of either kind: what an attachment holds.
@@ -199,6 +225,14 @@ impl HwptRef {
         match self {
             Self::Paging(h) => h.id(),
             Self::Nested(h) => h.id(),
+        }
+    }
+
+    /// The fault queue its page faults go to, if any.
+    pub(crate) fn fault(&self) -> Option<&Arc<Fault>> {
+        match self {
+            Self::Paging(h) => h.fault.as_ref().map(ObjectRef::arc),
+            Self::Nested(h) => h.fault.as_ref().map(ObjectRef::arc),
         }
     }
 
@@ -252,6 +286,14 @@ impl Command for iommu_hwpt_alloc {
             len: cmd.data_len as usize,
         };
         let (flags, fault_id) = (cmd.flags, cmd.fault_id);
+        let ctx = ucmd.ctx;
+        // As upstream, looked up once the HWPT exists: its errors come first.
+        let fault = || -> Result<Option<ObjectRef<Fault>>> {
+            if flags & uapi::IOMMU_HWPT_FAULT_ID_VALID == 0 {
+                return Ok(None);
+            }
+            ctx.objects.lock().get::<Fault>(fault_id).map(Some)
+        };
         let device = ucmd.ctx.objects.lock().get::<Device>(cmd.dev_id)?;
         // As upstream, a bad pt_id is EINVAL, not ENOENT.
         let pt = ucmd
@@ -267,24 +309,22 @@ impl Command for iommu_hwpt_alloc {
                 // Serialised with automatic HWPT creation on this IOAS.
                 let _auto = ioas.auto_hwpts.lock();
                 let data = (data.len != 0).then_some(&data);
-                Object::HwptPaging(HwptPaging::new(&device, ioas.clone(), flags, data, false)?)
+                let hwpt = HwptPaging::new(&device, ioas.clone(), flags, data, false)?;
+                Object::HwptPaging(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL)?)
             }
             AnyRef::HwptPaging(parent) => {
-                Object::HwptNested(HwptNested::new(&device, parent, flags, &data)?)
+                let hwpt = HwptNested::new(&device, parent, flags, &data)?;
+                Object::HwptNested(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL)?)
             }
             AnyRef::Viommu(viommu) => {
                 if !viommu.serves(&device) {
                     return Err(EINVAL);
                 }
-                Object::HwptNested(HwptNested::on_viommu(viommu, flags, &data)?)
+                let hwpt = HwptNested::on_viommu(viommu, flags, &data)?;
+                Object::HwptNested(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL)?)
             }
             _ => return Err(EINVAL),
         };
-        if flags & uapi::IOMMU_HWPT_FAULT_ID_VALID != 0 {
-            // No fault object exists yet to name.
-            let _ = fault_id;
-            return Err(ENOENT);
-        }
         ucmd.cmd.out_hwpt_id = reservation.id();
         ucmd.respond()?;
         reservation.finalize(object);

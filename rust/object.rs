@@ -28,6 +28,7 @@ use kernel::{id_pool::IdPool, prelude::*, rbtree::RBTree, sync::Arc};
 use crate::{
     context::Context,
     device::Device,
+    fault::Fault,
     hwpt::{HwptNested, HwptPaging},
     ioas::Ioas,
     selftest::Selftest,
@@ -109,6 +110,8 @@ object_kinds! {
     Selftest(Selftest),
     /// A vIOMMU.
     Viommu(Viommu),
+    /// A fault queue.
+    Fault(Fault),
 }
 
 impl Object {

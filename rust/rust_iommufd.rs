@@ -14,6 +14,7 @@ use kernel::{
 
 mod context;
 mod device;
+mod fault;
 mod hwpt;
 mod ioas;
 mod mock;

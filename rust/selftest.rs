@@ -88,6 +88,8 @@ impl Command for iommu_test_cmd {
             uapi::IOMMU_TEST_OP_PASID_REPLACE => pasid_attach(ucmd, true),
             uapi::IOMMU_TEST_OP_PASID_DETACH => pasid_detach(ucmd),
             uapi::IOMMU_TEST_OP_PASID_CHECK_HWPT => pasid_check_hwpt(ucmd),
+            uapi::IOMMU_TEST_OP_RUST_TRIGGER_IOPF_GROUP => trigger_iopf_group(ucmd),
+            uapi::IOMMU_TEST_OP_RUST_IOPF_RESPONSE => iopf_response(ucmd),
             _ => Err(EOPNOTSUPP),
         }
     }
@@ -175,34 +177,104 @@ fn check_dev_cache(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     }
 }
 
-fn trigger_iopf(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
-    // SAFETY: a union of plain integers.
-    let req = unsafe { ucmd.cmd.__bindgen_anon_1.trigger_iopf };
-    let device = ucmd.ctx.objects.lock().get::<Device>(req.dev_id)?;
+/// A page request group as the mock device sends it.
+struct FaultGroup {
+    dev_id: u32,
+    pasid: u32,
+    grpid: u32,
+    perm: u32,
+    addr: u64,
+    /// Page requests in the group; the last one closes it.
+    count: u32,
+}
+
+/// Address step between the page requests of one group.
+const GROUP_ADDR_STEP: u64 = 0x1000;
+
+/// Has the mock device send `group` through the IOMMU core, as a driver's
+/// page request interrupt would.
+fn report_fault_group(ctx: &Context, group: &FaultGroup) -> Result {
+    let device = ctx.objects.lock().get::<Device>(group.dev_id)?;
     if device.mock_dev().is_none() {
         return Err(EINVAL);
     }
-    let mut flags = bindings::IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE;
-    if req.pasid != bindings::IOMMU_NO_PASID {
-        flags |= bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID;
-    }
-    let mut evt = bindings::iopf_fault::default();
-    evt.fault.type_ = bindings::iommu_fault_type_IOMMU_FAULT_PAGE_REQ;
-    evt.fault.prm = bindings::iommu_fault_page_request {
-        flags,
+    let pasid_flag = if group.pasid != bindings::IOMMU_NO_PASID {
+        bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID
+    } else {
+        0
+    };
+    // Attachments cannot change while the device reports (a fault racing
+    // an attach change is the driver's problem, not the test's). The core
+    // answers requests no handler takes and may drop a request it has no
+    // memory for, as with hardware: the result is not the test's error.
+    device.with_bound(|dev| {
+        for index in 0..group.count {
+            let last = index + 1 == group.count;
+            let mut evt = bindings::iopf_fault::default();
+            evt.fault.type_ = bindings::iommu_fault_type_IOMMU_FAULT_PAGE_REQ;
+            evt.fault.prm = bindings::iommu_fault_page_request {
+                flags: pasid_flag
+                    | if last {
+                        bindings::IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE
+                    } else {
+                        0
+                    },
+                pasid: group.pasid,
+                grpid: group.grpid,
+                perm: group.perm,
+                addr: group.addr.wrapping_add(u64::from(index) * GROUP_ADDR_STEP),
+                private_data: [0; 2],
+            };
+            let _ = crate::sys::iommu::report_device_fault(dev, &mut evt);
+        }
+        Ok(())
+    })
+}
+
+fn trigger_iopf(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.trigger_iopf };
+    let group = FaultGroup {
+        dev_id: req.dev_id,
         pasid: req.pasid,
         grpid: req.grpid,
         perm: req.perm,
         addr: req.addr,
-        private_data: [0; 2],
+        count: 1,
     };
-    // A device fault racing an attach change is the driver's problem, not
-    // the test's: report while attachments are stable. The core answers
-    // faults that no handler takes, so the result is not an error here.
-    device.with_bound(|dev| {
-        let _ = crate::sys::iommu::report_device_fault(dev, &mut evt);
-        Ok(())
-    })
+    report_fault_group(ucmd.ctx, &group)
+}
+
+fn trigger_iopf_group(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.trigger_iopf_group };
+    if !(1..=uapi::MOCK_IOPF_GROUP_MAX).contains(&req.count) {
+        return Err(EINVAL);
+    }
+    let group = FaultGroup {
+        dev_id: req.dev_id,
+        pasid: req.pasid,
+        grpid: req.grpid,
+        perm: req.perm,
+        addr: req.addr,
+        count: req.count,
+    };
+    report_fault_group(ucmd.ctx, &group)
+}
+
+fn iopf_response(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.iopf_response };
+    let device = ucmd.ctx.objects.lock().get::<Device>(req.dev_id)?;
+    let mdev = device.mock_dev().ok_or(EINVAL)?;
+    let taken = mdev.take_responses(req.grpid).ok_or(EINVAL)?;
+    let mut out = req;
+    out.out_count = taken.count;
+    out.out_code = taken.code;
+    out.out_pasid = taken.pasid;
+    out.out_total = mdev.responses_total();
+    ucmd.cmd.__bindgen_anon_1.iopf_response = out;
+    ucmd.respond()
 }
 
 fn pasid_attach(ucmd: &mut Ucmd<'_, iommu_test_cmd>, replace: bool) -> Result {

@@ -10,6 +10,7 @@
 
 use core::mem::size_of;
 use kernel::{
+    fs::File,
     ioctl::_IOC_NR,
     prelude::*,
     transmute::{AsBytes, FromBytes},
@@ -47,6 +48,8 @@ pub(crate) trait Command: FromBytes + AsBytes + Default {
 pub(crate) struct Ucmd<'a, C> {
     /// The context the ioctl was made on.
     pub(crate) ctx: &'a Context,
+    /// The iommufd file the ioctl was made on.
+    pub(crate) file: &'a File,
     /// The argument, as read from user space (zero-extended).
     pub(crate) cmd: C,
     user: UserPtr,
@@ -86,12 +89,13 @@ pub(crate) fn read_extensible<C: FromBytes + AsBytes + Default>(
     Ok(cmd)
 }
 
-fn run<C: Command>(ctx: &Context, user: UserPtr, user_size: usize) -> Result<isize> {
+fn run<C: Command>(ctx: &Context, file: &File, user: UserPtr, user_size: usize) -> Result<isize> {
     if user_size < C::MIN_SIZE {
         return Err(EINVAL);
     }
     let mut ucmd = Ucmd {
         ctx,
+        file,
         cmd: read_extensible::<C>(user, user_size)?,
         user,
         user_size,
@@ -105,7 +109,7 @@ fn run<C: Command>(ctx: &Context, user: UserPtr, user_size: usize) -> Result<isi
 const LAST_CMD: u32 = <uapi::iommu_test_cmd as Command>::NR;
 
 /// Entry point for every ioctl on the device.
-pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn dispatch(ctx: &Context, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     let nr = _IOC_NR(cmd);
     if !(uapi::IOMMUFD_CMD_BASE..=LAST_CMD).contains(&nr) {
         return Err(ENOTTY);
@@ -119,14 +123,16 @@ pub(crate) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     if cmd != iommufd_ioctl(nr) {
         return Err(ENOTTY);
     }
+    let (f, u, n) = (file, user, user_size);
     match nr {
-        uapi::iommu_destroy::NR => run::<uapi::iommu_destroy>(ctx, user, user_size),
-        uapi::iommu_ioas_alloc::NR => run::<uapi::iommu_ioas_alloc>(ctx, user, user_size),
-        uapi::iommu_hwpt_alloc::NR => run::<uapi::iommu_hwpt_alloc>(ctx, user, user_size),
-        uapi::iommu_hw_info::NR => run::<uapi::iommu_hw_info>(ctx, user, user_size),
-        uapi::iommu_hwpt_invalidate::NR => run::<uapi::iommu_hwpt_invalidate>(ctx, user, user_size),
-        uapi::iommu_viommu_alloc::NR => run::<uapi::iommu_viommu_alloc>(ctx, user, user_size),
-        uapi::iommu_test_cmd::NR => run::<uapi::iommu_test_cmd>(ctx, user, user_size),
+        uapi::iommu_destroy::NR => run::<uapi::iommu_destroy>(ctx, f, u, n),
+        uapi::iommu_ioas_alloc::NR => run::<uapi::iommu_ioas_alloc>(ctx, f, u, n),
+        uapi::iommu_hwpt_alloc::NR => run::<uapi::iommu_hwpt_alloc>(ctx, f, u, n),
+        uapi::iommu_hw_info::NR => run::<uapi::iommu_hw_info>(ctx, f, u, n),
+        uapi::iommu_hwpt_invalidate::NR => run::<uapi::iommu_hwpt_invalidate>(ctx, f, u, n),
+        uapi::iommu_fault_alloc::NR => run::<uapi::iommu_fault_alloc>(ctx, f, u, n),
+        uapi::iommu_viommu_alloc::NR => run::<uapi::iommu_viommu_alloc>(ctx, f, u, n),
+        uapi::iommu_test_cmd::NR => run::<uapi::iommu_test_cmd>(ctx, f, u, n),
         _ => Err(ENOTTY),
     }
 }

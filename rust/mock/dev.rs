@@ -13,17 +13,39 @@ use core::{
 };
 use kernel::{bindings, device::Device, new_mutex, prelude::*, sync::Mutex, types::Opaque};
 
-use super::{
-    ops::{zeroed, CTable},
-    MockIommu,
+use super::{ops::CTable, MockIommu};
+use crate::{
+    sys::{iommu as sys, zeroed},
+    uapi,
 };
-use crate::{sys::iommu as sys, uapi};
 
 /// Device flags user space may ask for (`MOCK_FLAGS_DEVICE_*`).
 const VALID_FLAGS: u32 = uapi::MOCK_FLAGS_DEVICE_NO_DIRTY | uapi::MOCK_FLAGS_DEVICE_PASID;
 
 /// Entries of the mock device cache (`IOMMU_TEST_OP_DEV_CHECK_CACHE`).
 pub(crate) const CACHE_NUM: usize = uapi::MOCK_DEV_CACHE_NUM as usize;
+
+/// Group indexes with a response record (PCIe's 9-bit group index).
+pub(crate) const GRPID_NUM: usize = uapi::MOCK_IOPF_GRPID_NUM as usize;
+
+/// Page responses a mock device received for one group index since the
+/// record was last taken.
+#[derive(Default)]
+pub(crate) struct ResponseRecord {
+    count: AtomicU32,
+    code: AtomicU32,
+    pasid: AtomicU32,
+}
+
+/// What [`MockDev::take_responses`] returns.
+pub(crate) struct Responses {
+    /// Responses since the last take.
+    pub(crate) count: u32,
+    /// Code of the last of them.
+    pub(crate) code: u32,
+    /// PASID of the last of them.
+    pub(crate) pasid: u32,
+}
 
 extern "C" {
     /// helpers.c: sets the "pasid-num-bits" device property.
@@ -54,6 +76,11 @@ pub(crate) struct MockDev {
     pub(crate) pasid_1024_fake_error: AtomicBool,
     /// Device cache entries, as upstream's selftest models them.
     pub(crate) cache: [AtomicU32; CACHE_NUM],
+    /// Page responses received, by group index: what tests check to see
+    /// that every fault group was answered exactly once.
+    responses: KVec<ResponseRecord>,
+    /// Every page response received.
+    responses_total: AtomicU32,
 }
 
 /// Frees a mock device when its last reference goes.
@@ -146,6 +173,33 @@ impl MockDev {
         }
     }
 
+    /// Notes a page response the IOMMU core passed to the device.
+    pub(crate) fn record_response(&self, pasid: u32, grpid: u32, code: u32) {
+        self.responses_total.fetch_add(1, Ordering::Relaxed);
+        if let Some(record) = self.responses.get(grpid as usize) {
+            record.code.store(code, Ordering::Relaxed);
+            record.pasid.store(pasid, Ordering::Relaxed);
+            // Release: a taker that sees the count sees the fields above.
+            record.count.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Takes the record of group index `grpid`: `None` if it has none.
+    pub(crate) fn take_responses(&self, grpid: u32) -> Option<Responses> {
+        let record = self.responses.get(grpid as usize)?;
+        let count = record.count.swap(0, Ordering::Acquire);
+        Some(Responses {
+            count,
+            code: record.code.load(Ordering::Relaxed),
+            pasid: record.pasid.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Page responses received in all.
+    pub(crate) fn responses_total(&self) -> u32 {
+        self.responses_total.load(Ordering::Relaxed)
+    }
+
     /// Swaps the recorded RID domain, returning the old one.
     pub(crate) fn set_domain(
         &self,
@@ -171,6 +225,11 @@ impl MockDevRegistration {
             return Err(EINVAL);
         }
         let cache = [const { AtomicU32::new(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT) }; CACHE_NUM];
+        // Built in place: the records are too big for the stack.
+        let mut responses = KVec::with_capacity(GRPID_NUM, GFP_KERNEL)?;
+        for _ in 0..GRPID_NUM {
+            responses.push(ResponseRecord::default(), GFP_KERNEL)?;
+        }
         let boxed = KBox::pin_init(
             pin_init!(MockDev {
                 dev: Opaque::zeroed(),
@@ -179,6 +238,8 @@ impl MockDevRegistration {
                 domain: AtomicPtr::new(core::ptr::null_mut()),
                 pasid_1024_fake_error: AtomicBool::new(false),
                 cache,
+                responses,
+                responses_total: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;

@@ -15,7 +15,10 @@ use super::{
     domain::{MockNested, MockPaging, IOTLB_NUM},
     MockIommu,
 };
-use crate::uapi::{self, copy_user_data, iommu_hwpt_invalidate_selftest, iommu_hwpt_selftest};
+use crate::{
+    sys::{this_module, zeroed},
+    uapi::{self, copy_user_data, iommu_hwpt_invalidate_selftest, iommu_hwpt_selftest},
+};
 
 /// A C table that the core reads through `*mut` pointers but never writes.
 #[repr(transparent)]
@@ -34,28 +37,6 @@ impl<T> CTable<T> {
     pub(crate) const fn get(&self) -> *mut T {
         self.0.get()
     }
-}
-
-#[cfg(MODULE)]
-#[allow(improper_ctypes, reason = "only the address is used")]
-extern "C" {
-    static __this_module: kernel::types::Opaque<bindings::module>;
-}
-
-/// The module, so that the core pins it while it probes mock devices.
-const fn this_module() -> *mut bindings::module {
-    #[cfg(MODULE)]
-    // SAFETY: only the address is taken.
-    return unsafe { __this_module.get() };
-    #[cfg(not(MODULE))]
-    return core::ptr::null_mut();
-}
-
-/// Fills the rest of a C table with NULLs and zeroes.
-pub(crate) const fn zeroed<T>() -> T {
-    // SAFETY: used only for bindgen structures of pointers, optional
-    // function pointers and integers, for which all-zero is valid.
-    unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 }
 
 /// The domain devices sit in when nothing else is attached. It blocks DMA.
@@ -424,9 +405,12 @@ fn invalidate_entries(
 ///
 /// Only the IOMMU core calls this, with the pointers it vouches for.
 unsafe extern "C" fn page_response(
-    _dev: *mut bindings::device,
+    dev: *mut bindings::device,
     _evt: *mut bindings::iopf_fault,
-    _msg: *mut bindings::iommu_page_response,
+    msg: *mut bindings::iommu_page_response,
 ) {
-    // A mock device has no hardware to pass the response to.
+    // SAFETY: the core calls this on probed devices, with a valid message.
+    let (mdev, msg) = unsafe { (mock_dev(dev), &*msg) };
+    // No hardware to pass it to: the device records it for the tests.
+    mdev.record_response(msg.pasid, msg.grpid, msg.code);
 }

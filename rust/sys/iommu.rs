@@ -309,6 +309,19 @@ impl Domain {
     }
 }
 
+impl Domain {
+    /// Has the core pass this domain's page fault groups to `handler`.
+    /// Taking `&mut self` means the domain is not attached anywhere yet
+    /// (attachments share it).
+    pub(crate) fn set_iopf_handler(
+        &mut self,
+        handler: unsafe extern "C" fn(*mut bindings::iopf_group) -> c_int,
+    ) {
+        // SAFETY: we own the domain and nothing else reads it yet.
+        unsafe { (*self.as_ptr()).iopf_handler = Some(handler) }
+    }
+}
+
 impl Drop for Domain {
     fn drop(&mut self) {
         // SAFETY: we own the domain, and it is attached nowhere: attachments

@@ -6,7 +6,32 @@
 
 use kernel::{bindings, prelude::*, str::CStr};
 
+pub(crate) mod anon_file;
 pub(crate) mod iommu;
+pub(crate) mod iopf;
+
+#[cfg(MODULE)]
+#[allow(improper_ctypes, reason = "only the address is used")]
+extern "C" {
+    static __this_module: kernel::types::Opaque<bindings::module>;
+}
+
+/// This module, for C tables whose `owner` pins it while they are in use
+/// (the IOMMU core probing mock devices, open files).
+pub(crate) const fn this_module() -> *mut bindings::module {
+    #[cfg(MODULE)]
+    // SAFETY: only the address is taken.
+    return unsafe { __this_module.get() };
+    #[cfg(not(MODULE))]
+    return core::ptr::null_mut();
+}
+
+/// Fills the rest of a C table with NULLs and zeroes.
+pub(crate) const fn zeroed<T>() -> T {
+    // SAFETY: used only for bindgen structures of pointers, optional
+    // function pointers and integers, for which all-zero is valid.
+    unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+}
 
 extern "C" {
     /// Defined in helpers.c: the `devname` module parameter's buffer.

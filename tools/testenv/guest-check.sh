@@ -22,7 +22,7 @@ dmesg -C
 # Each selftest program, in order. module_load.sh leaves the module loaded
 # under its default name for the programs after it.
 export MODULE IOMMUFD_KO
-for t in module_load.sh iommufd_core iommufd_mock; do
+for t in module_load.sh iommufd_core iommufd_mock iommufd_fault; do
 	echo "=== $t"
 	(cd "$SELFTESTS" && "./$t") 2>&1 | tee "$RESULTS/$t.tap"
 	# A program that crashed before its plan must not vanish from the count.

@@ -306,6 +306,110 @@ struct iommu_hwpt_invalidate {
 #define IOMMU_HWPT_INVALIDATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)
 
 /**
+ * enum iommu_hwpt_pgfault_flags - flags of struct iommu_hwpt_pgfault
+ * @IOMMU_PGFAULT_FLAGS_PASID_VALID: the request carried a PASID; @pasid is
+ *                                   meaningful
+ * @IOMMU_PGFAULT_FLAGS_LAST_PAGE: this record is the last of its group; only
+ *                                 the group as a whole is answered
+ */
+enum iommu_hwpt_pgfault_flags {
+	IOMMU_PGFAULT_FLAGS_PASID_VALID = (1 << 0),
+	IOMMU_PGFAULT_FLAGS_LAST_PAGE = (1 << 1),
+};
+
+/**
+ * enum iommu_hwpt_pgfault_perm - access a page request asks for
+ * @IOMMU_PGFAULT_PERM_READ: read
+ * @IOMMU_PGFAULT_PERM_WRITE: write
+ * @IOMMU_PGFAULT_PERM_EXEC: execute (the PASID prefix's Execute Requested
+ *                           bit, PCIe 10.4.1)
+ * @IOMMU_PGFAULT_PERM_PRIV: privileged mode (the PASID prefix's Privileged
+ *                           Mode Requested bit, PCIe 10.4.1)
+ */
+enum iommu_hwpt_pgfault_perm {
+	IOMMU_PGFAULT_PERM_READ = (1 << 0),
+	IOMMU_PGFAULT_PERM_WRITE = (1 << 1),
+	IOMMU_PGFAULT_PERM_EXEC = (1 << 2),
+	IOMMU_PGFAULT_PERM_PRIV = (1 << 3),
+};
+
+/**
+ * struct iommu_hwpt_pgfault - one page request, as read() from a fault fd
+ * @flags: bitwise OR of enum iommu_hwpt_pgfault_flags
+ * @dev_id: id of the bound device that faulted
+ * @pasid: the request's PASID, when IOMMU_PGFAULT_FLAGS_PASID_VALID is set
+ * @grpid: the device's page request group index
+ * @perm: bitwise OR of enum iommu_hwpt_pgfault_perm
+ * @__reserved: always 0
+ * @addr: the faulting address
+ * @length: how much the device expects to access from @addr, as a hint for
+ *          faulting in more than one page; 0 when it gave no hint
+ * @cookie: names the group this record belongs to until it is answered;
+ *          every record of a group carries the same value, which the
+ *          response (struct iommu_hwpt_page_response) echoes
+ *
+ * read() returns whole groups: the records of one group are consecutive and
+ * only the last has IOMMU_PGFAULT_FLAGS_LAST_PAGE.
+ */
+struct iommu_hwpt_pgfault {
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 grpid;
+	__u32 perm;
+	__u32 __reserved;
+	__aligned_u64 addr;
+	__u32 length;
+	__u32 cookie;
+};
+
+/**
+ * enum iommufd_page_response_code - how a fault group was handled
+ * @IOMMUFD_PAGE_RESP_SUCCESS: the mapping is in place; the device retries
+ *                             the access (PCIe 10.4.2.1 "Success")
+ * @IOMMUFD_PAGE_RESP_INVALID: the fault could not be resolved; the device
+ *                             must not retry (PCIe 10.4.2.1 "Invalid
+ *                             Request")
+ */
+enum iommufd_page_response_code {
+	IOMMUFD_PAGE_RESP_SUCCESS = 0,
+	IOMMUFD_PAGE_RESP_INVALID = 1,
+};
+
+/**
+ * struct iommu_hwpt_page_response - the answer to a fault group, as
+ *                                   write() to a fault fd
+ * @cookie: the @cookie of the group's records
+ * @code: one of enum iommufd_page_response_code
+ */
+struct iommu_hwpt_page_response {
+	__u32 cookie;
+	__u32 code;
+};
+
+/**
+ * struct iommu_fault_alloc - ioctl(IOMMU_FAULT_QUEUE_ALLOC)
+ * @size: sizeof(struct iommu_fault_alloc)
+ * @flags: must be 0
+ * @out_fault_id: id of the new fault queue object, for
+ *                struct iommu_hwpt_alloc's @fault_id
+ * @out_fault_fd: a new file descriptor (close-on-exec) of the queue
+ *
+ * Creates a fault queue: HWPTs allocated with IOMMU_HWPT_FAULT_ID_VALID and
+ * its id deliver their devices' page requests to it, and user space reads
+ * them from @out_fault_fd, answers them by writing to it, and polls it for
+ * new ones. The object cannot be destroyed while the fd is open or a HWPT
+ * uses it.
+ */
+struct iommu_fault_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_fault_id;
+	__u32 out_fault_fd;
+};
+#define IOMMU_FAULT_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_FAULT_QUEUE_ALLOC)
+
+/**
  * enum iommu_viommu_type - kind of virtual IOMMU
  * @IOMMU_VIOMMU_TYPE_DEFAULT: reserved
  * @IOMMU_VIOMMU_TYPE_ARM_SMMUV3: ARM SMMUv3

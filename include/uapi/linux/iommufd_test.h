@@ -10,7 +10,8 @@
  * Of the IOMMU_TEST_OP_* operations this module implements:
  *   MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE,
  *   SET_TEMP_MEMORY_LIMIT, MD_CHECK_IOTLB, TRIGGER_IOPF, DEV_CHECK_CACHE,
- *   PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT.
+ *   PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT,
+ * and two of its own, which upstream lacks (see IOMMU_TEST_OP_RUST_*).
  * Every other op value, defined below or not, fails with EOPNOTSUPP.
  */
 #ifndef _UAPI_IOMMUFD_TEST_H
@@ -45,6 +46,27 @@ enum {
 	IOMMU_TEST_OP_DMABUF_GET = 22,
 	IOMMU_TEST_OP_DMABUF_REVOKE = 23,
 };
+
+/*
+ * rust_iommufd's own ops: what upstream's selftest cannot do with its mock
+ * device (report a group of several faults, tell which page responses the
+ * device received). Numbered from 0x1000, far from any op upstream adds.
+ */
+enum {
+	IOMMU_TEST_OP_RUST_TRIGGER_IOPF_GROUP = 0x1000,
+	IOMMU_TEST_OP_RUST_IOPF_RESPONSE = 0x1001,
+};
+
+/* trigger_iopf_group.count: faults in one group, 1 to MOCK_IOPF_GROUP_MAX */
+#define MOCK_IOPF_GROUP_MAX 64
+/* Group indexes with a response record: PCIe's 9-bit page request group */
+#define MOCK_IOPF_GRPID_NUM 512
+/*
+ * iopf_response.out_code of the IOMMU core's own answer when a fault
+ * handler fails (the kernel's IOMMU_PAGE_RESP_FAILURE); user space can
+ * only send IOMMUFD_PAGE_RESP_SUCCESS and IOMMUFD_PAGE_RESP_INVALID.
+ */
+#define MOCK_IOPF_RESP_FAILURE 2
 
 /* Page table formats of the mock paging domain. */
 enum {
@@ -271,6 +293,36 @@ struct iommu_test_cmd {
 			__s32 dmabuf_fd;
 			__u32 revoked;
 		} dmabuf_revoke;
+		/*
+		 * IOMMU_TEST_OP_RUST_TRIGGER_IOPF_GROUP: as trigger_iopf, but
+		 * a group of @count faults, the i-th at @addr + i * 0x1000;
+		 * only the last is flagged as the last of its group.
+		 */
+		struct {
+			__u32 dev_id;
+			__u32 pasid;
+			__u32 grpid;
+			__u32 perm;
+			__aligned_u64 addr;
+			__u32 count;
+		} trigger_iopf_group;
+		/*
+		 * IOMMU_TEST_OP_RUST_IOPF_RESPONSE: @dev_id is a bound mock
+		 * device. Returns, and forgets, what the device received as
+		 * page responses for group @grpid (below MOCK_IOPF_GRPID_NUM,
+		 * else EINVAL) since the last such call: @out_count responses,
+		 * the last of them with code @out_code for PASID @out_pasid.
+		 * @out_total counts every response the device received, for
+		 * any group, since it was created.
+		 */
+		struct {
+			__u32 dev_id;
+			__u32 grpid;
+			__u32 out_count;
+			__u32 out_code;
+			__u32 out_pasid;
+			__u32 out_total;
+		} iopf_response;
 	};
 	__u32 last;
 };

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fault groups user space has read and not answered yet, by cookie.
+//!
+//! A cookie names a group from the `read()` that delivers it until the
+//! `write()` that answers it (or until the group is answered for user
+//! space). Cookies are the lowest free number from 1, as upstream's
+//! `xa_alloc()` into an `XA_FLAGS_ALLOC1` array hands them out, so a
+//! cookie is reused once its group is answered.
+
+use kernel::{
+    id_pool::IdPool,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+};
+
+use crate::sys::iopf::IopfGroup;
+
+/// Groups awaiting a response. Dropping this answers them all `INVALID`.
+pub(super) struct Delivered {
+    cookies: IdPool,
+    groups: RBTree<u32, IopfGroup>,
+}
+
+/// A cookie and the memory to file a group under it, taken before the
+/// group is copied out so that filing it cannot fail afterwards.
+pub(super) struct Slot {
+    cookie: u32,
+    node: RBTreeNodeReservation<u32, IopfGroup>,
+}
+
+impl Slot {
+    pub(super) fn cookie(&self) -> u32 {
+        self.cookie
+    }
+}
+
+impl Delivered {
+    pub(super) fn new() -> Result<Self> {
+        Ok(Self {
+            cookies: IdPool::with_capacity(64, GFP_KERNEL)?,
+            groups: RBTree::new(),
+        })
+    }
+
+    /// Takes the lowest free cookie and a tree node; give it back with
+    /// [`Self::cancel`] or use it with [`Self::file`].
+    pub(super) fn reserve(&mut self) -> Result<Slot> {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let cookie = loop {
+            if let Some(unused) = self.cookies.find_unused_id(1) {
+                // A cookie is a `__u32`; upstream's limit, as xa_alloc()
+                // reports it.
+                if unused.as_usize() > u32::MAX as usize {
+                    return Err(EBUSY);
+                }
+                break unused.acquire();
+            }
+            let resizer = self
+                .cookies
+                .grow_request()
+                .ok_or(EBUSY)?
+                .realloc(GFP_KERNEL)?;
+            self.cookies.grow(resizer);
+        };
+        Ok(Slot {
+            // Checked above.
+            cookie: cookie as u32,
+            node,
+        })
+    }
+
+    /// Gives back a slot that was not used.
+    pub(super) fn cancel(&mut self, slot: Slot) {
+        self.cookies.release_id(slot.cookie as usize);
+    }
+
+    /// Files `group` under the slot's cookie.
+    pub(super) fn file(&mut self, slot: Slot, group: IopfGroup) {
+        // The cookie was free, so this replaces nothing.
+        self.groups.insert(slot.node.into_node(slot.cookie, group));
+    }
+
+    /// Takes the group filed under `cookie`, freeing the cookie.
+    pub(super) fn take(&mut self, cookie: u32) -> Option<IopfGroup> {
+        let group = self.groups.remove(&cookie)?;
+        self.cookies.release_id(cookie as usize);
+        Some(group)
+    }
+
+    /// Takes every group for which `pred` holds and passes each to `f`.
+    pub(super) fn take_each(
+        &mut self,
+        mut pred: impl FnMut(&IopfGroup) -> bool,
+        mut f: impl FnMut(IopfGroup),
+    ) {
+        let mut cursor = self.groups.cursor_front_mut();
+        while let Some(current) = cursor {
+            if !pred(current.current().1) {
+                cursor = current.move_next();
+                continue;
+            }
+            // The cursor moves to the next node (or a previous one, which
+            // `pred` already refused, when this was the last).
+            let (next, node) = current.remove_current();
+            let (cookie, group) = node.to_key_value();
+            self.cookies.release_id(cookie as usize);
+            f(group);
+            cursor = next;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The fault queue object (`IOMMU_FAULT_QUEUE_ALLOC`): IO page faults of
+//! fault-capable HWPTs, delivered to user space through a file descriptor.
+//!
+//! How a fault travels (see Documentation/design.rst):
+//! 1. The IOMMU driver reports a page request with
+//!    `iommu_report_device_fault()`. The core finds the attach handle of the
+//!    faulting (device, PASID), gathers the request's group, and calls the
+//!    domain's `iopf_handler`: [`iopf_handler`] for every HWPT allocated with
+//!    `IOMMU_HWPT_FAULT_ID_VALID`.
+//! 2. The handler takes the group from the core and queues it on the fault
+//!    queue the attach handle names, then wakes pollers.
+//! 3. `read()` moves whole groups from that queue to the delivered map,
+//!    under a new cookie each ([`delivered`]).
+//! 4. `write()` of a response takes the group by cookie and answers it; the
+//!    core passes the answer to the driver (`page_response`).
+//!
+//! Every group is answered exactly once: by user space, or `INVALID` when
+//! its attachment goes away (detach or replace, [`Fault::answer_handle`]),
+//! when the fd is released, or when the object is dropped
+//! ([`crate::sys::iopf::IopfGroup`] answers itself when dropped).
+//!
+//! Locks: `delivered` before `pending`. The handler takes only `pending`,
+//! so a reader copying to user space never holds a fault back.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    fs::file::FileDescriptorReservation,
+    new_mutex, new_poll_condvar,
+    prelude::*,
+    sync::{poll::PollCondVar, Arc, Mutex},
+};
+
+use crate::{
+    device::AttachHandle,
+    object::{Object, ObjectHeader, Reservation},
+    sys::iopf::{GroupList, IopfGroup},
+    uapi::{self, iommu_fault_alloc},
+    ucmd::{offset_end, Command, Ucmd},
+};
+
+mod delivered;
+mod file;
+
+use delivered::Delivered;
+
+/// Groups queued by the handler, not read yet.
+struct Pending {
+    groups: GroupList,
+    /// Cleared when the fd is released: nobody can read any more, so new
+    /// groups are answered on arrival.
+    open: bool,
+}
+
+/// A fault queue.
+#[pin_data]
+pub(crate) struct Fault {
+    pub(crate) header: ObjectHeader,
+    /// Groups read and awaiting a response. Its lock also serialises
+    /// readers, writers and automatic responses.
+    #[pin]
+    delivered: Mutex<Delivered>,
+    #[pin]
+    pending: Mutex<Pending>,
+    /// Wakes pollers when a group is queued.
+    #[pin]
+    readable: PollCondVar,
+}
+
+impl Fault {
+    fn new() -> Result<Arc<Self>> {
+        let delivered = Delivered::new()?;
+        let groups = GroupList::new()?;
+        Arc::pin_init(
+            pin_init!(Self {
+                header: ObjectHeader::default(),
+                delivered <- new_mutex!(delivered),
+                pending <- new_mutex!(Pending { groups, open: true }),
+                readable <- new_poll_condvar!("rust_iommufd fault readable"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Queues a group for user space, or answers it at once if the fd is
+    /// gone.
+    fn queue(&self, group: IopfGroup) {
+        let mut pending = self.pending.lock();
+        if !pending.open {
+            drop(pending);
+            // Nobody will read it: the device must not wait for it.
+            drop(group);
+            return;
+        }
+        pending.groups.push_back(group);
+        drop(pending);
+        self.readable.notify_all();
+    }
+
+    /// Answers `INVALID` every group, queued or delivered, that came
+    /// through `handle`: called when that attachment is over (after the
+    /// core stopped using the handle, before the handle is freed).
+    pub(crate) fn answer_handle(&self, handle: *mut bindings::iommu_attach_handle) {
+        let mut delivered = self.delivered.lock();
+        // Queued groups first, then delivered ones, as upstream.
+        self.pending
+            .lock()
+            .groups
+            .take_each(|g| g.attach_handle() == handle, drop);
+        delivered.take_each(|g| g.attach_handle() == handle, drop);
+    }
+
+    /// The fd was released: answers every group `INVALID`, now and on
+    /// arrival.
+    fn close(&self) {
+        let mut delivered = self.delivered.lock();
+        let mut pending = self.pending.lock();
+        pending.open = false;
+        pending.groups.take_each(|_| true, drop);
+        drop(pending);
+        delivered.take_each(|_| true, drop);
+    }
+}
+
+/// The `iopf_handler` of every HWPT allocated with a fault queue.
+///
+/// # Safety
+///
+/// Only the IOMMU core calls this, with a group whose attach handle is one
+/// of ours ([`AttachHandle`]), live for the call.
+pub(crate) unsafe extern "C" fn iopf_handler(group: *mut bindings::iopf_group) -> c_int {
+    let Some(raw) = NonNull::new(group) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: a live group whose handle is one of ours (the contract).
+    let handle = unsafe { AttachHandle::from_core((*group).attach_handle) };
+    // Only handles of HWPTs with a fault queue lead here; refusing makes
+    // the core answer the group itself.
+    let Some(fault) = handle.fault() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: returning 0 below gives us the group.
+    let group = unsafe { IopfGroup::from_raw(raw) };
+    group.dequeue();
+    fault.queue(group);
+    0
+}
+
+impl Command for iommu_fault_alloc {
+    const NR: u32 = uapi::IOMMUFD_CMD_FAULT_QUEUE_ALLOC;
+    const MIN_SIZE: usize = offset_end!(iommu_fault_alloc, out_fault_fd);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        if ucmd.cmd.flags != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let ctx = ucmd.ctx;
+        let reservation = Reservation::new(&ctx.objects)?;
+        let fault = Fault::new()?;
+        // The fd counts as a user of the object (destroy is EBUSY while it
+        // is open) and keeps this iommufd file open, as upstream's does.
+        let file = file::FaultFile::create(reservation.user_of(&fault), ucmd.file.into())?;
+        let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+        ucmd.cmd.out_fault_id = reservation.id();
+        ucmd.cmd.out_fault_fd = fd.reserved_fd();
+        // On failure the fd number is given back, the file released and the
+        // id freed, in that order, by the drops.
+        ucmd.respond()?;
+        reservation.finalize(Object::Fault(fault));
+        fd.fd_install(file);
+        Ok(())
+    }
+}

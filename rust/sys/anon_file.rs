@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Files without a path (`anon_inode_getfile()`), for the file descriptors
+//! an ioctl hands out. The kernel crate has a file abstraction only for misc
+//! devices; this is the same idea for anonymous files: a trait with the
+//! operations, and a `file_operations` table built from it.
+
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{
+    bindings,
+    fs::File,
+    prelude::*,
+    sync::{aref::ARef, poll::PollTable},
+    uaccess::UserPtr,
+};
+
+use super::{this_module, zeroed};
+
+#[allow(
+    improper_ctypes,
+    reason = "kernel structures behind pointers, declared as kernel::bindings declares them"
+)]
+extern "C" {
+    /// fs/anon_inodes.c; linux/anon_inodes.h is not in `kernel::bindings`.
+    fn anon_inode_getfile(
+        name: *const c_char,
+        fops: *const bindings::file_operations,
+        private: *mut c_void,
+        flags: c_int,
+    ) -> *mut bindings::file;
+}
+
+/// The operations of an anonymous file. The file owns one `Self`, dropped
+/// when the file is released (its last reference goes).
+pub(crate) trait AnonFile: Sized + Send + Sync {
+    /// `read()` of `len` bytes into `buf` at file position `pos`.
+    fn read(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize>;
+    /// `write()` of `len` bytes from `buf` at file position `pos`.
+    fn write(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize>;
+    /// `poll()`: registers `table` on what wakes pollers, returns the
+    /// `EPOLL*` events ready now.
+    fn poll(&self, file: &File, table: PollTable<'_>) -> u32;
+}
+
+/// Creates an anonymous file named `name` (`O_RDWR`) that owns `data`.
+pub(crate) fn create<T: AnonFile>(name: &'static CStr, data: KBox<T>) -> Result<ARef<File>> {
+    let data = KBox::into_raw(data);
+    // SAFETY: `name` is NUL-terminated and static, the table is static;
+    // on success the file owns `data` (freed by `release`).
+    let file = unsafe {
+        anon_inode_getfile(
+            name.as_char_ptr(),
+            Ops::<T>::TABLE,
+            data.cast(),
+            bindings::O_RDWR as c_int,
+        )
+    };
+    match kernel::error::from_err_ptr(file) {
+        // SAFETY: a new file, whose one reference we own.
+        Ok(file) => Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast())) }),
+        Err(e) => {
+            // SAFETY: no file took `data`; it is ours again.
+            drop(unsafe { KBox::from_raw(data) });
+            Err(e)
+        }
+    }
+}
+
+struct Ops<T>(PhantomData<T>);
+
+impl<T: AnonFile> Ops<T> {
+    const FOPS: bindings::file_operations = bindings::file_operations {
+        owner: this_module(),
+        read: Some(Self::read),
+        write: Some(Self::write),
+        poll: Some(Self::poll),
+        release: Some(Self::release),
+        ..zeroed()
+    };
+    const TABLE: &'static bindings::file_operations = &Self::FOPS;
+
+    /// The `T` a file of ours owns.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be a live file created by [`create`] for `T`.
+    unsafe fn data<'a>(file: *mut bindings::file) -> &'a T {
+        // SAFETY: per the contract, `private_data` is the `T` the file owns
+        // until release, which cannot run while an operation is in flight.
+        unsafe { &*(*file).private_data.cast::<T>() }
+    }
+
+    /// Converts a result to what the VFS expects of read and write.
+    fn to_ssize(result: Result<usize>) -> isize {
+        match result {
+            // Counts are bounded by the caller's `count`, itself at most
+            // MAX_RW_COUNT, which fits.
+            Ok(n) => n as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Only the VFS calls this, on files of ours.
+    unsafe extern "C" fn read(
+        file: *mut bindings::file,
+        buf: *mut c_char,
+        len: usize,
+        pos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: the VFS passes a live file of ours and a valid position.
+        let (data, pos) = unsafe { (Self::data(file), *pos) };
+        Self::to_ssize(data.read(UserPtr::from_ptr(buf.cast()), len, pos))
+    }
+
+    /// # Safety
+    ///
+    /// Only the VFS calls this, on files of ours.
+    unsafe extern "C" fn write(
+        file: *mut bindings::file,
+        buf: *const c_char,
+        len: usize,
+        pos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: as in `read`.
+        let (data, pos) = unsafe { (Self::data(file), *pos) };
+        let buf = UserPtr::from_ptr(buf.cast_mut().cast());
+        Self::to_ssize(data.write(buf, len, pos))
+    }
+
+    /// # Safety
+    ///
+    /// Only the VFS calls this, on files of ours.
+    unsafe extern "C" fn poll(
+        file: *mut bindings::file,
+        table: *mut bindings::poll_table_struct,
+    ) -> bindings::__poll_t {
+        // SAFETY: a live file of ours; `table` is NULL or valid for the
+        // call.
+        let (data, file_ref, table) = unsafe {
+            (
+                Self::data(file),
+                File::from_raw_file(file),
+                PollTable::from_raw(table),
+            )
+        };
+        data.poll(file_ref, table)
+    }
+
+    /// # Safety
+    ///
+    /// Only the VFS calls this, once, when the file's last reference goes.
+    unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: the file owned the `T` `create` gave it; nothing uses it
+        // after release.
+        drop(unsafe { KBox::from_raw((*file).private_data.cast::<T>()) });
+        0
+    }
+}

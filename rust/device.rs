@@ -11,8 +11,9 @@
 //! holds its HWPT as a user.
 //!
 //! Lock order: `Ioas::auto_hwpts`, then the table lock (briefly, for
-//! lookups), then [`Device`]'s `state`; the core's group mutex and the mock
-//! driver's locks nest inside `state`.
+//! lookups), then [`Device`]'s `state`; the core's group mutex, the mock
+//! driver's locks and a fault queue's locks (automatic responses, the iopf
+//! handler) nest inside `state`.
 
 use kernel::{
     bindings,

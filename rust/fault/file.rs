@@ -134,9 +134,9 @@ impl AnonFile for FaultFile {
                     break;
                 }
             };
-            // SAFETY: a queued group's handle lives until its groups are
-            // answered (`Fault::answer_handle` runs before it is freed),
-            // and that needs the `delivered` lock we hold.
+            // A queued group's handle lives until its groups are answered:
+            // its drop runs `Fault::answer_handle` first.
+            // SAFETY: and that waits for the `delivered` lock we hold.
             let dev_id = unsafe { AttachHandle::from_core(group.attach_handle()) }.dev_id();
             let mut writer = UserSlice::new(buf.wrapping_byte_add(done), size).writer();
             let copied =

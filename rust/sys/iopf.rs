@@ -76,9 +76,9 @@ impl IopfGroup {
         &self,
         mut f: impl FnMut(&bindings::iommu_fault_page_request) -> Result,
     ) -> Result {
-        // SAFETY: we own the group; its `faults` list is built before the
-        // handler is called and not changed while the group lives. Each
-        // entry is the `list` member of a live `iopf_fault`.
+        // The `faults` list is built before the handler is called and is
+        // not changed while the group lives.
+        // SAFETY: we own the group; each entry is a live `iopf_fault`'s `list`.
         unsafe {
             let head = &raw mut (*self.as_ptr()).faults;
             let mut node = (*head).next;
@@ -205,9 +205,9 @@ impl GroupList {
         mut f: impl FnMut(IopfGroup),
     ) {
         let head = self.head.get();
-        // SAFETY: every node but the head belongs to a group the list owns;
         // `next` is read before a node is unlinked, so the walk goes on
         // over live nodes only.
+        // SAFETY: every node but the head belongs to a group the list owns.
         unsafe {
             let mut node = (*head).next;
             while node != head {

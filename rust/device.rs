@@ -36,6 +36,7 @@ use crate::{
     sys::iommu::{self as sys, Group},
     uapi::{self, iommu_hw_info},
     ucmd::{offset_end, Command, Ucmd},
+    vdevice::VdeviceLink,
 };
 
 /// What the core keeps for an attachment; `handle` must be first, so the
@@ -103,6 +104,8 @@ struct DeviceState {
     bound: bool,
     /// Attachments by PASID (`IOMMU_NO_PASID` for the whole device).
     attached: RBTree<u32, Attachment>,
+    /// The device's vDEVICE, if it has one.
+    vdevice: Option<VdeviceLink>,
 }
 
 /// A bound device.
@@ -140,6 +143,7 @@ impl Device {
                 state <- new_mutex!(DeviceState {
                     bound: true,
                     attached: RBTree::new(),
+                    vdevice: None,
                 }),
             }),
             GFP_KERNEL,
@@ -175,6 +179,33 @@ impl Device {
         let result = f(&self.dev);
         drop(state);
         result
+    }
+
+    /// Runs `f` with the device's vDEVICE link while it is bound (`ENOENT`
+    /// once unbound), under the device's lock.
+    pub(crate) fn with_vdevice_link<R>(
+        &self,
+        f: impl FnOnce(&KDevice, &mut Option<VdeviceLink>) -> Result<R>,
+    ) -> Result<R> {
+        let mut state = self.state.lock();
+        if !state.bound {
+            return Err(ENOENT);
+        }
+        f(&self.dev, &mut state.vdevice)
+    }
+
+    /// Forgets the vDEVICE at `addr` (destroyed by user space), if it is
+    /// still this device's.
+    pub(crate) fn forget_vdevice(&self, addr: usize) {
+        let mut state = self.state.lock();
+        if state.vdevice.is_some_and(|link| link.addr == addr) {
+            state.vdevice = None;
+        }
+    }
+
+    /// Takes the vDEVICE link, for the unbind that takes the vDEVICE along.
+    pub(crate) fn take_vdevice(&self) -> Option<VdeviceLink> {
+        self.state.lock().vdevice.take()
     }
 
     /// Checks upstream's PASID compatibility rule for putting `hwpt` at

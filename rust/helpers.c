@@ -4,6 +4,7 @@
  * file to macros and static inlines; logic lives on the Rust side.
  */
 #include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/property.h>
@@ -52,4 +53,33 @@ void rust_iommufd_list_del_init(struct list_head *entry);
 void rust_iommufd_list_del_init(struct list_head *entry)
 {
 	list_del_init(entry);
+}
+
+/*
+ * Page reference counts and compound pages are static inlines too;
+ * IOMMU_TEST_OP_MD_CHECK_REFS reads the pin count of user pages.
+ */
+int rust_iommufd_page_ref_count(const struct page *page);
+int rust_iommufd_page_ref_count(const struct page *page)
+{
+	return page_ref_count(page);
+}
+
+bool rust_iommufd_page_compound(const struct page *page);
+bool rust_iommufd_page_compound(const struct page *page)
+{
+	return PageCompound(page);
+}
+
+void rust_iommufd_put_page(struct page *page);
+void rust_iommufd_put_page(struct page *page)
+{
+	put_page(page);
+}
+
+/* A #define bindgen may not evaluate the same way on every config. */
+unsigned int rust_iommufd_gup_pin_bias(void);
+unsigned int rust_iommufd_gup_pin_bias(void)
+{
+	return GUP_PIN_COUNTING_BIAS;
 }

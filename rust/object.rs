@@ -34,6 +34,7 @@ use crate::{
     selftest::Selftest,
     uapi::{iommu_destroy, IOMMUFD_CMD_DESTROY},
     ucmd::{offset_end, Command, Ucmd},
+    vdevice::Vdevice,
     viommu::Viommu,
 };
 
@@ -112,14 +113,18 @@ object_kinds! {
     Viommu(Viommu),
     /// A fault queue.
     Fault(Fault),
+    /// A virtual device on a vIOMMU.
+    Vdevice(Vdevice),
 }
 
 impl Object {
     /// Tears down what the object owns that lives in the context (objects
     /// it created in the table, attachments), before the object is dropped.
     fn destroy(&self, ctx: &Context) {
-        if let Object::Selftest(selftest) = self {
-            selftest.teardown(ctx);
+        match self {
+            Object::Selftest(selftest) => selftest.teardown(ctx),
+            Object::Vdevice(vdevice) => vdevice.destroy(),
+            _ => {}
         }
     }
 }
@@ -255,8 +260,14 @@ impl ObjectTable {
     /// binding), which go with their owner. Lookups in flight keep the
     /// object alive; it refuses further use by its own state.
     pub(crate) fn unlink<K: ObjectKind>(&mut self, id: u32, object: &Arc<K>) -> Option<Object> {
+        self.unlink_at(id, Arc::as_ptr(object).cast())
+    }
+
+    /// [`Self::unlink`] of the object at address `ptr`: for owners that
+    /// keep only the address of what they own.
+    pub(crate) fn unlink_at(&mut self, id: u32, ptr: *const ()) -> Option<Object> {
         match self.slots.get(&id) {
-            Some(Some(o)) if o.is(Arc::as_ptr(object).cast()) => {}
+            Some(Some(o)) if o.is(ptr) => {}
             _ => return None,
         }
         let removed = self.slots.remove(&id).flatten();

@@ -23,6 +23,7 @@ mod selftest;
 mod sys;
 mod uapi;
 mod ucmd;
+mod vdevice;
 mod viommu;
 
 module! {

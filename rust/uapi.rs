@@ -49,6 +49,7 @@ plain_uapi_struct!(
     iommu_hw_info,
     iommu_hwpt_invalidate,
     iommu_viommu_alloc,
+    iommu_vdevice_alloc,
     iommu_fault_alloc,
     iommu_hwpt_pgfault,
     iommu_hwpt_page_response,

@@ -7,9 +7,10 @@
 //! Only the mock IOMMU's type exists (`IOMMU_VIOMMU_TYPE_SELFTEST`). The
 //! core's driver interface for vIOMMUs (`iommu_ops.viommu_init`) works on
 //! C iommufd's own `struct iommufd_viommu`, so the mock driver's vIOMMU
-//! side is called directly here instead. Virtual devices
-//! (`IOMMU_VDEVICE_ALLOC`) and the vIOMMU's MMIO page (`mmap`) are not
-//! implemented: `out_mmap_offset` and `out_mmap_length` read 0.
+//! side is called directly here instead. Its virtual devices
+//! ([`crate::vdevice`]) are listed in [`VirtIds`]. The vIOMMU's MMIO page
+//! (`mmap`) is not implemented: `out_mmap_offset` and `out_mmap_length`
+//! read 0.
 
 use kernel::{prelude::*, sync::Arc, uaccess::UserPtr, uaccess::UserSlice};
 
@@ -17,10 +18,12 @@ use crate::{
     context::Context,
     device::Device,
     hwpt::HwptPaging,
+    mock::dev::MockDev,
     object::{Object, ObjectHeader, ObjectRef, Reservation},
     sys::iommu::{self as sys, Domain},
     uapi::{self, copy_user_data, iommu_viommu_alloc, iommu_viommu_selftest},
     ucmd::{offset_end, read_extensible, Command, Ucmd},
+    vdevice::VirtIds,
 };
 
 /// A vIOMMU.
@@ -31,6 +34,8 @@ pub(crate) struct Viommu {
     /// The physical IOMMU's driver (its ops), which devices using nested
     /// HWPTs of this vIOMMU must be behind.
     ops: *const kernel::bindings::iommu_ops,
+    /// Its devices by virtual id; shared with its nested domains.
+    virt_ids: Arc<VirtIds>,
 }
 
 // SAFETY: `ops` points at a driver's static table and is only compared.
@@ -46,6 +51,11 @@ impl Viommu {
             .unwrap_or(false)
     }
 
+    /// Its devices by virtual id.
+    pub(crate) fn virt_ids(&self) -> &Arc<VirtIds> {
+        &self.virt_ids
+    }
+
     /// A nested domain for this vIOMMU (`alloc_domain_nested`).
     pub(crate) fn alloc_domain_nested(&self, flags: u32, data: &sys::UserData) -> Result<Domain> {
         if flags & !uapi::IOMMU_HWPT_ALLOC_PASID != 0 {
@@ -54,19 +64,21 @@ impl Viommu {
         if data.type_ != uapi::IOMMU_HWPT_DATA_SELFTEST {
             return Err(EOPNOTSUPP);
         }
-        let domain = crate::mock::domain::MockNested::alloc_for_viommu(data)?;
+        let domain =
+            crate::mock::domain::MockNested::alloc_for_viommu(data, self.virt_ids.clone())?;
         // SAFETY: a fresh domain of the mock driver, whose ops `self.ops` are.
         unsafe { Domain::from_driver(domain, self.ops) }
     }
 
     /// Invalidates device caches named by virtual device id
-    /// (`IOMMU_HWPT_INVALIDATE` on a vIOMMU). With no virtual devices,
-    /// every well-formed entry names an unknown one.
+    /// (`IOMMU_HWPT_INVALIDATE` on a vIOMMU), entry by entry, as the mock
+    /// driver upstream does. `array.entry_num` comes back as the number of
+    /// entries handled.
     pub(crate) fn cache_invalidate(
         &self,
         array: &mut kernel::bindings::iommu_user_data_array,
     ) -> Result {
-        let count = array.entry_num;
+        let count = array.entry_num as usize;
         array.entry_num = 0;
         if count == 0 && array.type_ == uapi::IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST {
             // An empty array checks the type only.
@@ -75,23 +87,36 @@ impl Viommu {
         if array.type_ != uapi::IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST {
             return Err(EINVAL);
         }
-        // The whole array is read before any entry is handled (a bad one
-        // fails the call with nothing done), but only the first matters:
-        // entries are handled in order, and it already fails, since no
-        // virtual device has its id.
-        let mut first = None;
-        for index in 0..count as usize {
+        let entry = |index: usize| -> Result<uapi::iommu_viommu_invalidate_selftest> {
             let user = UserPtr::from_ptr(array.uptr).wrapping_byte_add(index * array.entry_len);
-            let entry: uapi::iommu_viommu_invalidate_selftest =
-                read_extensible(user, array.entry_len)?;
-            first.get_or_insert(entry);
+            read_extensible(user, array.entry_len)
+        };
+        // The whole array must be readable before anything is done, as
+        // upstream copies it in first; it is read again as it is handled
+        // rather than held (up to 2^19 entries).
+        for index in 0..count {
+            entry(index)?;
         }
-        match first {
-            Some(entry) if entry.flags & !uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 => {
-                Err(EOPNOTSUPP)
+        for index in 0..count {
+            let entry = entry(index)?;
+            if entry.flags & !uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+                return Err(EOPNOTSUPP);
             }
-            _ => Err(EINVAL),
+            if entry.cache_id > uapi::MOCK_DEV_CACHE_ID_MAX {
+                return Err(EINVAL);
+            }
+            let all = entry.flags & uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0;
+            self.virt_ids
+                .with_device(u64::from(entry.vdev_id), |dev| {
+                    if let Some(mdev) = MockDev::from_device(dev) {
+                        mdev.invalidate_cache((!all).then_some(entry.cache_id));
+                    }
+                })
+                .ok_or(EINVAL)?;
+            // Fits: `index < count`, which came from a `u32`.
+            array.entry_num = index as u32 + 1;
         }
+        Ok(())
     }
 }
 
@@ -141,6 +166,7 @@ impl Command for iommu_viommu_alloc {
                 header: ObjectHeader::default(),
                 _hwpt: hwpt,
                 ops,
+                virt_ids: VirtIds::new()?,
             },
             GFP_KERNEL,
         )?;

@@ -173,6 +173,16 @@ impl MockDev {
         }
     }
 
+    /// Zeroes device cache entry `id`, or every entry for `None` (a vIOMMU
+    /// cache invalidation naming this device).
+    pub(crate) fn invalidate_cache(&self, id: Option<u32>) {
+        for (index, entry) in self.cache.iter().enumerate() {
+            if id.is_none_or(|id| id as usize == index) {
+                entry.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Notes a page response the IOMMU core passed to the device.
     pub(crate) fn record_response(&self, pasid: u32, grpid: u32, code: u32) {
         self.responses_total.fetch_add(1, Ordering::Relaxed);

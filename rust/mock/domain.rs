@@ -6,12 +6,13 @@
 //! op.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use kernel::{bindings, prelude::*, types::Opaque};
+use kernel::{bindings, prelude::*, sync::Arc, types::Opaque};
 
 use super::ops;
 use crate::{
     sys::iommu::{Domain, UserData},
     uapi,
+    vdevice::VirtIds,
 };
 
 /// Mock IOTLB entries of a nested domain.
@@ -32,9 +33,9 @@ pub(crate) struct MockPaging {
 pub(crate) struct MockNested {
     domain: Opaque<bindings::iommu_domain>,
     pub(crate) iotlb: [AtomicU32; IOTLB_NUM],
-    /// Allocated for a vIOMMU: attaching it needs the device's virtual id
-    /// there.
-    pub(crate) on_viommu: bool,
+    /// The devices of the vIOMMU it was allocated for: attaching it needs
+    /// the device's virtual id there.
+    pub(crate) viommu_ids: Option<Arc<VirtIds>>,
 }
 
 /// Builds the core's part of a domain.
@@ -102,22 +103,28 @@ impl MockPaging {
 impl MockNested {
     /// A new nested domain whose IOTLB entries all hold `iotlb`.
     pub(crate) fn alloc(iotlb: u32) -> Result<*mut bindings::iommu_domain> {
-        Self::alloc_with(iotlb, false)
+        Self::alloc_with(iotlb, None)
     }
 
     /// A new nested domain for a vIOMMU, from the selftest user data.
-    pub(crate) fn alloc_for_viommu(data: &UserData) -> Result<*mut bindings::iommu_domain> {
+    pub(crate) fn alloc_for_viommu(
+        data: &UserData,
+        viommu_ids: Arc<VirtIds>,
+    ) -> Result<*mut bindings::iommu_domain> {
         // SAFETY: `data` is valid for the call.
         let cfg = unsafe { ops::read_selftest_data(data) }?;
-        Self::alloc_with(cfg.iotlb, true)
+        Self::alloc_with(cfg.iotlb, Some(viommu_ids))
     }
 
-    fn alloc_with(iotlb: u32, on_viommu: bool) -> Result<*mut bindings::iommu_domain> {
+    fn alloc_with(
+        iotlb: u32,
+        viommu_ids: Option<Arc<VirtIds>>,
+    ) -> Result<*mut bindings::iommu_domain> {
         let mock = KBox::new(
             Self {
                 domain: core_domain(bindings::IOMMU_DOMAIN_NESTED, &ops::NESTED_OPS),
                 iotlb: [const { AtomicU32::new(0) }; IOTLB_NUM],
-                on_viommu,
+                viommu_ids,
             },
             GFP_KERNEL,
         )?;

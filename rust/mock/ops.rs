@@ -272,10 +272,13 @@ unsafe extern "C" fn attach_dev(
     // SAFETY: as above.
     if unsafe { (*domain).ops } == &raw const NESTED_OPS {
         // SAFETY: domains with these ops are `MockNested`s.
-        if unsafe { MockNested::from_raw(domain) }.on_viommu {
-            // The device would need a virtual id on the vIOMMU, and
-            // virtual devices do not exist here.
-            return ENOENT.to_errno();
+        let nested = unsafe { MockNested::from_raw(domain) };
+        // A nested domain of a vIOMMU translates for the devices the
+        // vIOMMU knows (those with a vDEVICE there).
+        if let Some(ids) = &nested.viommu_ids {
+            if ids.id_of(dev).is_none() {
+                return ENOENT.to_errno();
+            }
         }
     }
     if let Err(e) = mdev.enable_iopf(domain) {

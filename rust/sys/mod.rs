@@ -9,6 +9,7 @@ use kernel::{bindings, prelude::*, str::CStr};
 pub(crate) mod anon_file;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
+pub(crate) mod pages;
 
 #[cfg(MODULE)]
 #[allow(improper_ctypes, reason = "only the address is used")]

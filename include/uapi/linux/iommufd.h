@@ -456,4 +456,29 @@ struct iommu_viommu_alloc {
 };
 #define IOMMU_VIOMMU_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VIOMMU_ALLOC)
 
+/**
+ * struct iommu_vdevice_alloc - ioctl(IOMMU_VDEVICE_ALLOC)
+ * @size: sizeof(struct iommu_vdevice_alloc)
+ * @viommu_id: id of the vIOMMU the device is presented on
+ * @dev_id: id of a bound device behind that vIOMMU's physical IOMMU
+ * @out_vdevice_id: id of the new virtual device object
+ * @virt_id: the guest's id for the device on that vIOMMU (for instance a
+ *           virtual stream id on SMMUv3); at most ULONG_MAX
+ *
+ * Gives a device its identity on a vIOMMU. A device must have one before
+ * it can be attached to a nested HWPT of that vIOMMU, and the vIOMMU's
+ * invalidation requests name devices by @virt_id. A device has at most
+ * one virtual device, and a @virt_id names one device per vIOMMU (EEXIST
+ * otherwise). The virtual device goes away with its device; the vIOMMU
+ * cannot be destroyed while it has any.
+ */
+struct iommu_vdevice_alloc {
+	__u32 size;
+	__u32 viommu_id;
+	__u32 dev_id;
+	__u32 out_vdevice_id;
+	__aligned_u64 virt_id;
+};
+#define IOMMU_VDEVICE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)
+
 #endif /* _UAPI_IOMMUFD_H */

@@ -161,7 +161,7 @@ TEST_F(mock, test_cmd_ops_left_out_by_this_module_are_eopnotsupp)
 {
 	const __u32 ops[] = {
 		IOMMU_TEST_OP_ADD_RESERVED, IOMMU_TEST_OP_MD_CHECK_MAP,
-		IOMMU_TEST_OP_MD_CHECK_REFS, IOMMU_TEST_OP_CREATE_ACCESS,
+		IOMMU_TEST_OP_CREATE_ACCESS,
 		IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
 		IOMMU_TEST_OP_ACCESS_PAGES, IOMMU_TEST_OP_ACCESS_RW,
 		IOMMU_TEST_OP_ACCESS_REPLACE_IOAS, IOMMU_TEST_OP_DIRTY,
@@ -1763,11 +1763,6 @@ TEST_F(mock, viommu_lifetime)
 }
 
 /*
- * vIOMMU invalidation names device caches by virtual device id. No virtual
- * device exists (IOMMU_VDEVICE_ALLOC is not implemented), so a well-formed
- * entry is EINVAL; the checks before that lookup still apply in order.
- */
-/*
  * IOMMU_HWPT_FAULT_ID_VALID names a fault object. None exists here, so the
  * HWPT is built and then dropped with ENOENT, leaving no id behind; with
  * NEST_PARENT the flag is refused before anything is built.
@@ -1788,6 +1783,11 @@ TEST_F(mock, hwpt_alloc_fault_id_without_fault_object)
 	EXPECT_EQ(5U, next);
 }
 
+/*
+ * vIOMMU invalidation names device caches by virtual device id. With no
+ * vDEVICE, a well-formed entry is EINVAL; the checks before that lookup
+ * still apply in order.
+ */
 TEST_F(mock, viommu_invalidate_rules_without_vdevices)
 {
 	struct iommu_viommu_invalidate_selftest inv = {};
@@ -1857,6 +1857,208 @@ TEST_F(mock, viommu_invalidate_huge_count_short_buffer_is_efault)
 				inv, sizeof(*inv), &num));
 	EXPECT_EQ(0U, num);
 	unmap_two_pages(inv);
+}
+
+/* IOMMU_VDEVICE_ALLOC */
+
+/* A mock device on the IOAS, a nesting parent, a vIOMMU and its nested HWPT. */
+struct viommu_env {
+	__u32 stdev, idev, parent, viommu, nested;
+};
+
+static int viommu_env_setup(int fd, __u32 ioas_id, struct viommu_env *env)
+{
+	if (mock_domain(fd, ioas_id, &env->stdev, NULL, &env->idev) ||
+	    hwpt_alloc(fd, env->idev, ioas_id, IOMMU_HWPT_ALLOC_NEST_PARENT,
+		       &env->parent) ||
+	    viommu_alloc(fd, env->idev, env->parent, IOMMU_VIOMMU_TYPE_SELFTEST,
+			 0, NULL, 0, &env->viommu))
+		return -1;
+	return hwpt_alloc_nested(fd, env->idev, env->viommu, 0,
+				 IOMMU_TEST_IOTLB_DEFAULT, &env->nested);
+}
+
+/* The vDEVICE is what lets the device attach to the vIOMMU's nested HWPT. */
+TEST_F(mock, vdevice_lets_its_device_attach_to_viommu_nested)
+{
+	struct viommu_env env;
+	__u32 vdev, out;
+
+	ASSERT_EQ(0, viommu_env_setup(self->fd, self->ioas_id, &env));
+	EXPECT_ERRNO(ENOENT, mock_domain_replace(self->fd, env.stdev,
+						 env.nested, NULL));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, env.idev, 0x99, &vdev));
+	EXPECT_EQ(env.nested + 1, vdev);
+	ASSERT_EQ(0, mock_domain_replace(self->fd, env.stdev, env.nested,
+					 &out));
+	EXPECT_EQ(env.nested, out);
+	/* The vIOMMU is held by both; the vDEVICE by nothing. */
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, env.viommu));
+	ASSERT_EQ(0, mock_domain_replace(self->fd, env.stdev, self->ioas_id,
+					 NULL));
+	ASSERT_EQ(0, destroy(self->fd, vdev));
+	/* Gone with it: the device's id on the vIOMMU. */
+	EXPECT_ERRNO(ENOENT, mock_domain_replace(self->fd, env.stdev,
+						 env.nested, NULL));
+	ASSERT_EQ(0, destroy(self->fd, env.nested));
+	EXPECT_EQ(0, destroy(self->fd, env.viommu));
+}
+
+TEST_F(mock, vdevice_alloc_errors_leave_nothing)
+{
+	struct iommu_vdevice_alloc cmd = { .size = sizeof(cmd) };
+	struct viommu_env env;
+	__u32 stdev2, idev2, vdev;
+
+	ASSERT_EQ(0, viommu_env_setup(self->fd, self->ioas_id, &env));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev2, NULL,
+				 &idev2));
+	/* Ids that name nothing, or something else. */
+	EXPECT_ERRNO(ENOENT, vdevice_alloc(self->fd, 99, env.idev, 1, NULL));
+	EXPECT_ERRNO(ENOENT, vdevice_alloc(self->fd, env.parent, env.idev, 1,
+					   NULL));
+	EXPECT_ERRNO(ENOENT, vdevice_alloc(self->fd, env.viommu, 99, 1, NULL));
+	EXPECT_ERRNO(ENOENT, vdevice_alloc(self->fd, env.viommu, env.stdev, 1,
+					   NULL));
+	/* Size rules: virt_id is the last required field. */
+	cmd.size = offsetof(struct iommu_vdevice_alloc, virt_id);
+	cmd.viommu_id = env.viommu;
+	cmd.dev_id = env.idev;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_VDEVICE_ALLOC, &cmd));
+
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, env.idev, 0x99, &vdev));
+	/* One vDEVICE per device; one device per virtual id. */
+	EXPECT_ERRNO(EEXIST, vdevice_alloc(self->fd, env.viommu, env.idev,
+					   0x88, NULL));
+	EXPECT_ERRNO(EEXIST, vdevice_alloc(self->fd, env.viommu, idev2, 0x99,
+					   NULL));
+	/* None of the failures kept an id. */
+	EXPECT_EQ(vdev + 1, next_free_id(self->fd));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, idev2, 0x88, NULL));
+}
+
+/* As upstream: destroying the device takes its vDEVICE along. */
+TEST_F(mock, vdevice_goes_with_its_device)
+{
+	struct viommu_env env;
+	__u32 vdev;
+
+	ASSERT_EQ(0, viommu_env_setup(self->fd, self->ioas_id, &env));
+	ASSERT_EQ(0, destroy(self->fd, env.nested));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, env.idev, 0x99, &vdev));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, env.viommu));
+	ASSERT_EQ(0, destroy(self->fd, env.stdev));
+	EXPECT_ERRNO(ENOENT, destroy(self->fd, vdev));
+	EXPECT_EQ(0, destroy(self->fd, env.viommu));
+}
+
+/* A destroyed vDEVICE frees its virtual id, and its device may get another. */
+TEST_F(mock, vdevice_destroy_frees_the_virtual_id)
+{
+	struct viommu_env env;
+	__u32 idev2, vdev;
+
+	ASSERT_EQ(0, viommu_env_setup(self->fd, self->ioas_id, &env));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, &idev2));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, env.idev, 0x99, &vdev));
+	ASSERT_EQ(0, destroy(self->fd, vdev));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, idev2, 0x99, NULL));
+	EXPECT_EQ(0, vdevice_alloc(self->fd, env.viommu, env.idev, 0x88, NULL));
+}
+
+/* Closing the file with vDEVICEs (attached or not) tears everything down. */
+TEST_F(mock, close_with_vdevices_live)
+{
+	struct viommu_env env;
+	__u32 idev2;
+
+	ASSERT_EQ(0, viommu_env_setup(self->fd, self->ioas_id, &env));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, &idev2));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, env.idev, 1, NULL));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, idev2, 2, NULL));
+	ASSERT_EQ(0, mock_domain_replace(self->fd, env.stdev, env.nested,
+					 NULL));
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+}
+
+/* vIOMMU invalidation flushes the cache of the device with that virtual id. */
+TEST_F(mock, viommu_invalidate_flushes_by_virtual_id)
+{
+	struct iommu_viommu_invalidate_selftest inv[2] = {};
+	struct viommu_env env;
+	__u32 idev2, num, i;
+
+	ASSERT_EQ(0, viommu_env_setup(self->fd, self->ioas_id, &env));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, &idev2));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, env.idev, 1, NULL));
+	ASSERT_EQ(0, vdevice_alloc(self->fd, env.viommu, idev2, 2, NULL));
+
+	/* One entry of one device. */
+	ASSERT_EQ(0, viommu_invalidate_one(self->fd, env.viommu, 0, 1, 0, &num));
+	EXPECT_EQ(1U, num);
+	EXPECT_EQ(0, check_dev_cache(self->fd, env.idev, 0, 0));
+	EXPECT_EQ(0, check_dev_cache(self->fd, env.idev, 1,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+	EXPECT_EQ(0, check_dev_cache(self->fd, idev2, 0,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+
+	/* A cache id past the last fails before the device is looked up. */
+	EXPECT_ERRNO(EINVAL, viommu_invalidate_one(self->fd, env.viommu, 0, 1,
+						   MOCK_DEV_CACHE_ID_MAX + 1,
+						   &num));
+	EXPECT_EQ(0U, num);
+
+	/* Entries run in order: the first is done when the second fails. */
+	inv[0].vdev_id = 1;
+	inv[0].cache_id = 1;
+	inv[1].vdev_id = 3;
+	num = 2;
+	EXPECT_ERRNO(EINVAL, hwpt_invalidate(self->fd, env.viommu,
+				IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+				inv, sizeof(*inv), &num));
+	EXPECT_EQ(1U, num);
+	EXPECT_EQ(0, check_dev_cache(self->fd, env.idev, 1, 0));
+
+	/*
+	 * FLAG_ALL flushes every entry of its device; cache_id must still be
+	 * in range (it is checked first), but which one does not matter.
+	 */
+	EXPECT_ERRNO(EINVAL, viommu_invalidate_one(self->fd, env.viommu,
+					IOMMU_TEST_INVALIDATE_FLAG_ALL, 2,
+					MOCK_DEV_CACHE_ID_MAX + 1, &num));
+	EXPECT_EQ(0U, num);
+	ASSERT_EQ(0, viommu_invalidate_one(self->fd, env.viommu,
+					   IOMMU_TEST_INVALIDATE_FLAG_ALL, 2,
+					   MOCK_DEV_CACHE_ID_MAX, &num));
+	EXPECT_EQ(1U, num);
+	for (i = 0; i < MOCK_DEV_CACHE_NUM; i++)
+		EXPECT_EQ(0, check_dev_cache(self->fd, idev2, i, 0));
+	EXPECT_EQ(0, check_dev_cache(self->fd, env.idev, 2,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+}
+
+/* IOMMU_TEST_OP_MD_CHECK_REFS: upstream's teardown check for leaked pins. */
+TEST_F(mock, md_check_refs_counts_pins_of_user_pages)
+{
+	size_t psz = page_size();
+	char *pages;
+
+	pages = map_two_pages(PROT_NONE);
+	ASSERT_NE(MAP_FAILED, pages);
+	pages[0] = 1;
+	/* This module pins nothing: zero pins, so any other count is EIO. */
+	EXPECT_EQ(0, check_refs(self->fd, pages, psz, 0));
+	EXPECT_ERRNO(EIO, check_refs(self->fd, pages, psz, 1));
+	EXPECT_EQ(0, check_refs(self->fd, pages, 0, 7));
+	/* Page granular only. */
+	EXPECT_ERRNO(EINVAL, check_refs(self->fd, pages + 1, psz, 0));
+	EXPECT_ERRNO(EINVAL, check_refs(self->fd, pages, psz + 1, 0));
+	EXPECT_ERRNO(EINVAL, check_refs(self->fd, (void *)(uintptr_t)-psz,
+					2 * psz, 0));
+	/* An inaccessible page cannot be looked at. */
+	EXPECT_ERRNO(EFAULT, check_refs(self->fd, pages, 2 * psz, 0));
+	unmap_two_pages(pages);
 }
 
 TEST_F(mock, viommu_alloc_unwritable_result_is_efault_and_leaves_nothing)

@@ -295,6 +295,52 @@ static inline int viommu_alloc(int fd, __u32 dev_id, __u32 hwpt_id,
 	return ret;
 }
 
+static inline int vdevice_alloc(int fd, __u32 viommu_id, __u32 dev_id,
+				__u64 virt_id, __u32 *out_vdevice_id)
+{
+	struct iommu_vdevice_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.dev_id = dev_id,
+		.virt_id = virt_id,
+	};
+	int ret;
+
+	ret = ioctl(fd, IOMMU_VDEVICE_ALLOC, &cmd);
+	if (!ret && out_vdevice_id)
+		*out_vdevice_id = cmd.out_vdevice_id;
+	return ret;
+}
+
+/* vIOMMU invalidation of one device cache entry (or all, with FLAG_ALL). */
+static inline int viommu_invalidate_one(int fd, __u32 viommu_id, __u32 flags,
+					__u32 vdev_id, __u32 cache_id,
+					__u32 *num)
+{
+	struct iommu_viommu_invalidate_selftest inv = {
+		.flags = flags,
+		.vdev_id = vdev_id,
+		.cache_id = cache_id,
+	};
+
+	*num = 1;
+	return hwpt_invalidate(fd, viommu_id,
+			       IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, &inv,
+			       sizeof(inv), num);
+}
+
+/* IOMMU_TEST_OP_MD_CHECK_REFS: every page of the range has @refs pins. */
+static inline int check_refs(int fd, void *uptr, __u64 length, __u32 refs)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_MD_CHECK_REFS, 0);
+	cmd.check_refs.uptr = PTR_U64(uptr);
+	cmd.check_refs.length = length;
+	cmd.check_refs.refs = refs;
+	return test_cmd(fd, &cmd);
+}
+
 /*
  * IOMMU_GET_HW_INFO into @data/@data_len; the whole command structure is
  * returned in *info (when not NULL) so the caller can look at every output.

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! User pages, looked at from outside: how many DMA pins a page of the
+//! calling process carries (`IOMMU_TEST_OP_MD_CHECK_REFS`).
+
+use kernel::{bindings, prelude::*};
+
+#[allow(
+    improper_ctypes,
+    reason = "struct page behind pointers, declared as kernel::bindings declares it"
+)]
+extern "C" {
+    /// helpers.c: `page_ref_count()`.
+    fn rust_iommufd_page_ref_count(page: *const bindings::page) -> c_int;
+    /// helpers.c: `PageCompound()`.
+    fn rust_iommufd_page_compound(page: *const bindings::page) -> bool;
+    /// helpers.c: `put_page()`.
+    fn rust_iommufd_put_page(page: *mut bindings::page);
+    /// helpers.c: `GUP_PIN_COUNTING_BIAS`.
+    fn rust_iommufd_gup_pin_bias() -> c_uint;
+}
+
+/// The pin count of the page mapped at user address `addr` in the calling
+/// process: `None` for a page of a compound (huge) page, whose count is
+/// shared. Faults the page in if needed; `EFAULT` if nothing is mapped.
+pub(crate) fn user_page_pins(addr: usize) -> Result<Option<u32>> {
+    let mut page: *mut bindings::page = core::ptr::null_mut();
+    // SAFETY: asks for one page into a one-element array; the reference it
+    // takes is dropped below.
+    let got = unsafe { bindings::get_user_pages_fast(addr, 1, 0, &mut page) };
+    if got < 0 {
+        return Err(Error::from_errno(got));
+    }
+    if got != 1 || page.is_null() {
+        return Err(EFAULT);
+    }
+    // SAFETY: we hold a reference to `page` until the put below.
+    let pins = unsafe {
+        let pins = if rust_iommufd_page_compound(page) {
+            None
+        } else {
+            // Pins add GUP_PIN_COUNTING_BIAS each; plain references add 1.
+            let count = rust_iommufd_page_ref_count(page).max(0) as c_uint;
+            Some(count / rust_iommufd_gup_pin_bias())
+        };
+        rust_iommufd_put_page(page);
+        pins
+    };
+    Ok(pins)
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The virtual device object (`IOMMU_VDEVICE_ALLOC`): a bound device as a
+//! vIOMMU presents it to a guest, under the guest's id for it (a virtual
+//! stream or requester id).
+//!
+//! Lifetimes, as upstream:
+//! - A vDEVICE holds its vIOMMU as a user: the vIOMMU cannot be destroyed
+//!   while it has vDEVICEs (`EBUSY`).
+//! - It does not hold its device as a user. Destroying the device (its
+//!   selftest object) takes the vDEVICE with it; the vDEVICE's id is then
+//!   gone (`ENOENT`).
+//! - A device has at most one vDEVICE, and on one vIOMMU a virtual id
+//!   names at most one device (`EEXIST` for either).
+//!
+//! The vIOMMU's [`VirtIds`] is what its driver consults: a device attaches
+//! to a nested HWPT of the vIOMMU only once it has a virtual id there
+//! (`ENOENT` before), and vIOMMU cache invalidations name devices by
+//! virtual id.
+
+use kernel::{
+    device::Device as KDevice,
+    new_mutex,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{aref::ARef, Arc, Mutex},
+};
+
+use crate::{
+    context::Context,
+    device::Device,
+    object::{Object, ObjectHeader, ObjectRef, Reservation},
+    sys::iommu as sys,
+    uapi::{self, iommu_vdevice_alloc},
+    ucmd::{offset_end, Command, Ucmd},
+    viommu::Viommu,
+};
+
+/// The devices of one vIOMMU, by virtual id.
+///
+/// Lock order: after [`Device`]'s state and the IOMMU core's group mutex
+/// (the driver's `attach_dev` looks here).
+#[pin_data]
+pub(crate) struct VirtIds {
+    #[pin]
+    devices: Mutex<RBTree<u64, ARef<KDevice>>>,
+}
+
+impl VirtIds {
+    /// An empty table.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                devices <- new_mutex!(RBTree::new()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The virtual id of the device whose core `struct device` is `dev`.
+    pub(crate) fn id_of(&self, dev: *const kernel::bindings::device) -> Option<u64> {
+        let devices = self.devices.lock();
+        let found = devices
+            .iter()
+            .find(|(_, d)| core::ptr::eq(sys::raw_dev(d), dev))
+            .map(|(id, _)| *id);
+        found
+    }
+
+    /// Runs `f` on the device with virtual id `id`, under the table's lock
+    /// (so the device keeps its id for the call). `None` if no device has
+    /// it.
+    pub(crate) fn with_device<R>(&self, id: u64, f: impl FnOnce(&KDevice) -> R) -> Option<R> {
+        let devices = self.devices.lock();
+        devices.get(&id).map(|dev| f(dev))
+    }
+
+    /// Gives `dev` the virtual id `id`: `EEXIST` if another device has it.
+    fn insert(&self, id: u64, dev: ARef<KDevice>) -> Result {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mut devices = self.devices.lock();
+        if devices.get(&id).is_some() {
+            return Err(EEXIST);
+        }
+        devices.insert(node.into_node(id, dev));
+        Ok(())
+    }
+
+    /// Takes the id away from whichever device has it.
+    fn remove(&self, id: u64) {
+        let removed = self.devices.lock().remove(&id);
+        // The device reference goes after the lock.
+        drop(removed);
+    }
+}
+
+/// How a device finds its vDEVICE in the object table, to take it along
+/// when the device goes.
+#[derive(Clone, Copy)]
+pub(crate) struct VdeviceLink {
+    /// The vDEVICE's object id.
+    pub(crate) id: u32,
+    /// Its address, so that a later object under a reused id is never
+    /// taken for it.
+    pub(crate) addr: usize,
+}
+
+/// A virtual device.
+pub(crate) struct Vdevice {
+    pub(crate) header: ObjectHeader,
+    viommu: ObjectRef<Viommu>,
+    device: Arc<Device>,
+    virt_id: u64,
+}
+
+impl Vdevice {
+    fn addr(&self) -> usize {
+        core::ptr::from_ref(self) as usize
+    }
+
+    /// `IOMMU_DESTROY` of the vDEVICE: the device may take a new one.
+    pub(crate) fn destroy(&self) {
+        self.device.forget_vdevice(self.addr());
+    }
+}
+
+impl Drop for Vdevice {
+    fn drop(&mut self) {
+        // A vDEVICE exists only once its virtual id was taken for it.
+        self.viommu.virt_ids().remove(self.virt_id);
+    }
+}
+
+impl Command for iommu_vdevice_alloc {
+    const NR: u32 = uapi::IOMMUFD_CMD_VDEVICE_ALLOC;
+    const MIN_SIZE: usize = offset_end!(iommu_vdevice_alloc, virt_id);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let ctx: &Context = ucmd.ctx;
+        let cmd = ucmd.cmd;
+        // Upstream indexes an xarray with it.
+        if cmd.virt_id > usize::MAX as u64 {
+            return Err(EINVAL);
+        }
+        let viommu = ctx.objects.lock().get::<Viommu>(cmd.viommu_id)?;
+        let device = ctx.objects.lock().get::<Device>(cmd.dev_id)?;
+        if !viommu.serves(&device) {
+            return Err(EINVAL);
+        }
+        let reservation = Reservation::new(&ctx.objects)?;
+        let id = reservation.id();
+        // Under the device's lock from the EEXIST check to publication, as
+        // upstream holds its group lock: an unbind in between would miss
+        // the vDEVICE.
+        device.with_vdevice_link(|dev, link| {
+            if link.is_some() {
+                return Err(EEXIST);
+            }
+            viommu.virt_ids().insert(cmd.virt_id, dev.into())?;
+            // From here on, dropping the vDEVICE gives the id back.
+            let vdevice = Arc::new(
+                Vdevice {
+                    header: ObjectHeader::default(),
+                    viommu: viommu.clone(),
+                    device: device.arc().clone(),
+                    virt_id: cmd.virt_id,
+                },
+                GFP_KERNEL,
+            );
+            let vdevice = match vdevice {
+                Ok(vdevice) => vdevice,
+                Err(e) => {
+                    viommu.virt_ids().remove(cmd.virt_id);
+                    return Err(e.into());
+                }
+            };
+            ucmd.cmd.out_vdevice_id = id;
+            ucmd.respond()?;
+            *link = Some(VdeviceLink {
+                id,
+                addr: vdevice.addr(),
+            });
+            reservation.finalize(Object::Vdevice(vdevice));
+            Ok(())
+        })
+    }
+}

@@ -6,6 +6,8 @@
 #   make run      build what is missing, boot the test kernel, load the
 #                 module and show it answering ioctls (the demo)
 #   make check    the same, then every test; ends "N passed, N failed"
+#   make compat   upstream's own iommu selftests against C iommufd.ko and
+#                 this module, side by side
 #   make modules  the module and selftests (and the test kernel if the
 #                 cache lacks it), or against your own tree with KDIR=
 #   make rustfmt  format the Rust sources
@@ -19,7 +21,7 @@
 TESTENV := tools/testenv
 SELFTESTS := tools/testing/selftests/iommufd_rust
 
-.PHONY: all modules run check rustfmt clean kernel deps
+.PHONY: all modules run check compat rustfmt clean kernel deps
 all: modules
 
 modules:
@@ -30,6 +32,9 @@ run:
 
 check:
 	@$(TESTENV)/check.sh
+
+compat:
+	@$(TESTENV)/compat.sh
 
 kernel:
 	@$(TESTENV)/kernel.sh

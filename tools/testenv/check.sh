@@ -10,12 +10,16 @@ start=$(date +%s)
 kdir=$("$TESTENV_DIR/build.sh")
 log "built in $(($(date +%s) - start)) s; booting $kdir"
 
+upstream=$("$TESTENV_DIR/upstream-selftests.sh" "$kdir")
 results=$(mktemp -d /tmp/rust-iommufd-check.XXXXXX)
 selftests=$PROJECT_DIR/tools/testing/selftests/iommufd_rust
 vm_status=0
 "$TESTENV_DIR/vm.sh" --rwdir "$results" "$kdir" -- \
 	"$TESTENV_DIR/guest-check.sh" "$results" "$PROJECT_DIR/rust_iommufd.ko" \
-	"$kdir/drivers/iommu/iommufd/iommufd.ko" "$selftests" || vm_status=$?
+	"$kdir/drivers/iommu/iommufd/iommufd.ko" "$selftests" "$upstream" || vm_status=$?
+
+# Upstream's selftests, C and ours side by side; the IOPF cases gate.
+"$TESTENV_DIR/compat-table.sh" "$results/compat" "$results/upstream_compat.tap"
 
 # A guest that died or hung reports what it got to, plus this failure.
 {
@@ -26,6 +30,17 @@ vm_status=0
 		echo "not ok 1 the test VM did not finish (exit $vm_status)"
 	fi
 } > "$results/vm.tap"
+
+# Our uAPI headers against upstream's, on the host. With KDIR the source
+# is that tree or the one its "source" link names.
+if [ -z "${KDIR:-}" ]; then ksrc=$("$TESTENV_DIR/kernel.sh" --source-only) || ksrc=
+elif [ -f "$KDIR/include/uapi/linux/iommufd.h" ]; then ksrc=$KDIR
+else ksrc=$(readlink -f "$KDIR/source") || ksrc=; fi
+uapi_tap=$results/uapi_conformance.tap
+"$selftests/uapi_conformance/uapi_conformance.sh" "$ksrc" \
+	"$results/uapi_conformance" > "$uapi_tap" || true
+grep -q '^1\.\.' "$uapi_tap" ||	# a crash before the plan still counts
+	printf '1..1\nnot ok 1 uapi_conformance.sh printed no TAP plan\n' >> "$uapi_tap"
 
 log "results in $results; total $(($(date +%s) - start)) s"
 exec "$TESTENV_DIR/tap-summary.sh" "$results"/*.tap

@@ -41,12 +41,11 @@ impl Selftest {
         for hwpt in self.device.unbind() {
             put_hwpt(ctx, hwpt);
         }
+        // The vDEVICE goes with its device, as upstream. Its link is taken
+        // before the table lock, which comes first in the lock order.
+        let link = self.device.take_vdevice();
         let mut objects = ctx.objects.lock();
-        // The vDEVICE goes with its device, as upstream.
-        let vdevice = self
-            .device
-            .take_vdevice()
-            .and_then(|link| objects.unlink_at(link.id, link.addr as *const ()));
+        let vdevice = link.and_then(|link| objects.unlink_at(link.id, link.addr as *const ()));
         let device = objects.unlink(self.device.id(), self.device.arc());
         drop(objects);
         drop((vdevice, device));

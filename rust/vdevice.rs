@@ -149,10 +149,10 @@ impl Command for iommu_vdevice_alloc {
         }
         let reservation = Reservation::new(&ctx.objects)?;
         let id = reservation.id();
-        // Under the device's lock from the EEXIST check to publication, as
-        // upstream holds its group lock: an unbind in between would miss
-        // the vDEVICE.
-        device.with_vdevice_link(|dev, link| {
+        // The device's lock covers the EEXIST check, the virtual id and the
+        // link, not publication: the table lock comes before it (see
+        // Documentation/design.rst).
+        let vdevice = device.with_vdevice_link(|dev, link| {
             if link.is_some() {
                 return Err(EEXIST);
             }
@@ -174,14 +174,27 @@ impl Command for iommu_vdevice_alloc {
                     return Err(e.into());
                 }
             };
-            ucmd.cmd.out_vdevice_id = id;
-            ucmd.respond()?;
             *link = Some(VdeviceLink {
                 id,
                 addr: vdevice.addr(),
             });
-            reservation.finalize(Object::Vdevice(vdevice));
-            Ok(())
-        })
+            Ok(vdevice)
+        })?;
+        let addr = vdevice.addr();
+        ucmd.cmd.out_vdevice_id = id;
+        if let Err(e) = ucmd.respond() {
+            device.forget_vdevice(addr);
+            // Gives the virtual id back, then the reservation its id.
+            drop(vdevice);
+            return Err(e);
+        }
+        reservation.finalize(Object::Vdevice(vdevice));
+        // An unbind since the link was set could not find the unpublished
+        // vDEVICE to take it along: take it away as that unbind would have.
+        if device.with_bound(|_| Ok(())).is_err() {
+            let removed = ctx.objects.lock().unlink_at(id, addr as *const ());
+            drop(removed);
+        }
+        Ok(())
     }
 }

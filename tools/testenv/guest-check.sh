@@ -97,11 +97,18 @@ fi
 	no_splats() {
 		! dmesg | grep -E -A12 'BUG:|WARNING:|INFO:|Oops|Call Trace|KASAN|UBSAN|lockdep|circular locking|recursive locking|inconsistent lock|sleeping function called|unreferenced object|general protection|duplicate filename|Kernel panic|refcount_t:'
 	}
+	# A KASAN report or a lockdep splat switches lock debugging off for
+	# the rest of the boot, after which lockdep finds nothing.
+	lockdep_on() {
+		grep -E '^ *debug_locks: *1$' /proc/lockdep_stats ||
+			{ grep debug_locks /proc/lockdep_stats; return 1; }
+	}
 	echo "TAP version 13"
-	echo "1..3"
+	echo "1..4"
 	check "rmmod rust_iommufd" no_module_left
 	check "kmemleak: no unreferenced objects" no_leaks
 	check "dmesg: no KASAN/lockdep/WARN/BUG/leak reports" no_splats
+	check "lockdep stayed on through the run (debug_locks = 1)" lockdep_on
 } 2>&1 | tee "$RESULTS/kernel_checks.tap"
 
 echo "--- dmesg during the run"

@@ -76,10 +76,3 @@ void rust_iommufd_put_page(struct page *page)
 {
 	put_page(page);
 }
-
-/* A #define bindgen may not evaluate the same way on every config. */
-unsigned int rust_iommufd_gup_pin_bias(void);
-unsigned int rust_iommufd_gup_pin_bias(void)
-{
-	return GUP_PIN_COUNTING_BIAS;
-}

@@ -57,13 +57,13 @@ impl VirtIds {
         )
     }
 
-    /// The virtual id of the device whose core `struct device` is `dev`.
-    pub(crate) fn id_of(&self, dev: *const kernel::bindings::device) -> Option<u64> {
+    /// Whether the device whose core `struct device` is `dev` has a
+    /// virtual id here.
+    pub(crate) fn contains(&self, dev: *const kernel::bindings::device) -> bool {
         let devices = self.devices.lock();
         let found = devices
-            .iter()
-            .find(|(_, d)| core::ptr::eq(sys::raw_dev(d), dev))
-            .map(|(id, _)| *id);
+            .values()
+            .any(|d| core::ptr::eq(sys::raw_dev(d), dev));
         found
     }
 

@@ -276,7 +276,7 @@ unsafe extern "C" fn attach_dev(
         // A nested domain of a vIOMMU translates for the devices the
         // vIOMMU knows (those with a vDEVICE there).
         if let Some(ids) = &nested.viommu_ids {
-            if ids.id_of(dev).is_none() {
+            if !ids.contains(dev) {
                 return ENOENT.to_errno();
             }
         }

@@ -16,8 +16,6 @@ extern "C" {
     fn rust_iommufd_page_compound(page: *const bindings::page) -> bool;
     /// helpers.c: `put_page()`.
     fn rust_iommufd_put_page(page: *mut bindings::page);
-    /// helpers.c: `GUP_PIN_COUNTING_BIAS`.
-    fn rust_iommufd_gup_pin_bias() -> c_uint;
 }
 
 /// The pin count of the page mapped at user address `addr` in the calling
@@ -40,8 +38,8 @@ pub(crate) fn user_page_pins(addr: usize) -> Result<Option<u32>> {
             None
         } else {
             // Pins add GUP_PIN_COUNTING_BIAS each; plain references add 1.
-            let count = rust_iommufd_page_ref_count(page).max(0) as c_uint;
-            Some(count / rust_iommufd_gup_pin_bias())
+            let count = rust_iommufd_page_ref_count(page).max(0) as u32;
+            Some(count / bindings::GUP_PIN_COUNTING_BIAS)
         };
         rust_iommufd_put_page(page);
         pins

@@ -10,11 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 kdir=$("$TESTENV_DIR/kernel.sh")
-if [ -n "${KDIR:-}" ]; then
-	read -r -a kmake <<< "${KMAKE_ARGS:-}"
-else
-	mapfile -t kmake < <(kmake_args)
-fi
+mapfile -t kmake < <(kmake_args)
 
 log "building rust_iommufd.ko against $kdir"
 make -s -C "$kdir" M="$PROJECT_DIR" "${kmake[@]}" CLIPPY="${CLIPPY:-1}" modules >&2

@@ -38,9 +38,16 @@ export PATH="$LLVM_BIN:$TOOLS_DIR/bin:$TOOLS_DIR/venv/bin:$HOME/.cargo/bin:$PATH
 log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# make(1) arguments for the test kernel's tree: its compilers, not whatever
+# make(1) arguments for the kernel tree, one per line: with KDIR, the
+# user's KMAKE_ARGS; otherwise the test kernel's compilers, not whatever
 # comes first on PATH (rustup's rustc/clippy do not match Debian's).
 kmake_args() {
+	if [ -n "${KDIR:-}" ]; then
+		local args
+		read -r -a args <<< "${KMAKE_ARGS:-}"
+		((${#args[@]})) && printf '%s\n' "${args[@]}"
+		return 0
+	fi
 	printf '%s\n' "LLVM=$LLVM_SUFFIX" "RUSTC=$KRUSTC" \
 		"RUST_LIB_SRC=$KRUST_LIB_SRC" "BINDGEN=$TOOLS_DIR/bin/bindgen" \
 		"CLIPPY_DRIVER=/usr/bin/clippy-driver" "RUSTDOC=/usr/bin/rustdoc" \

@@ -23,11 +23,7 @@ key=$(cat "$tests"/*.c "$tests"/*.h "$src"/include/uapi/linux/iommufd.h \
 out=$CACHE_DIR/upstream-selftests/$key
 if [ ! -x "$out/iommufd" ] || [ ! -x "$out/iommufd_fail_nth" ]; then
 	log "building upstream iommu selftests from $src"
-	if [ -n "${KDIR:-}" ]; then
-		read -r -a kmake <<< "${KMAKE_ARGS:-}"
-	else
-		mapfile -t kmake < <(kmake_args)
-	fi
+	mapfile -t kmake < <(kmake_args)
 	# The exported uAPI headers of that kernel, as kselftest expects them.
 	make -s -C "$kdir" "${kmake[@]}" headers >&2
 	mkdir -p "$out"

@@ -8,6 +8,8 @@
 #   make check    the same, then every test; ends "N passed, N failed"
 #   make compat   upstream's own iommu selftests against C iommufd.ko and
 #                 this module, side by side
+#   make bench    the IOPF benchmark: C iommufd.ko and this module side by
+#                 side on the non-debug bench kernel (not a test)
 #   make modules  the module and selftests (and the test kernel if the
 #                 cache lacks it), or against your own tree with KDIR=
 #   make rustfmt  format the Rust sources
@@ -21,7 +23,7 @@
 TESTENV := tools/testenv
 SELFTESTS := tools/testing/selftests/iommufd_rust
 
-.PHONY: all modules run check compat rustfmt clean kernel deps
+.PHONY: all modules run check compat bench rustfmt clean kernel deps
 all: modules
 
 modules:
@@ -35,6 +37,9 @@ check:
 
 compat:
 	@$(TESTENV)/compat.sh
+
+bench:
+	@tools/bench/bench.sh
 
 kernel:
 	@$(TESTENV)/kernel.sh
@@ -51,3 +56,4 @@ clean:
 	@rm -f rust/*.o rust/.*.cmd rust/*.rmeta rust/uapi_generated.rs
 	@$(MAKE) -s -C $(SELFTESTS) clean
 	@$(MAKE) -s -C tools/demo clean
+	@$(MAKE) -s -C tools/bench clean

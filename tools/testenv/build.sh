@@ -26,4 +26,5 @@ fi
 
 make -s -C "$PROJECT_DIR/tools/testing/selftests/iommufd_rust" \
 	KSFT_DIR="$src/tools/testing/selftests" >&2
+make -s -C "$PROJECT_DIR/tools/bench" KSFT_DIR="$src/tools/testing/selftests" >&2
 echo "$kdir"

@@ -52,6 +52,13 @@ for t in module_load.sh iommufd_core iommufd_mock iommufd_fault; do
 		printf '1..1\nnot ok 1 %s printed no TAP plan\n' "$t" >> "$RESULTS/$t.tap"
 done
 
+# The IOPF benchmark's smoke run: tiny counts; any group lost, answered
+# twice or left unanswered fails its row.
+echo "=== iopf_bench --tap"
+"$TESTENV/../bench/iopf_bench" --tap /dev/iommu 2>&1 | tee "$RESULTS/iopf_bench.tap"
+grep -q '^1\.\.' "$RESULTS/iopf_bench.tap" ||
+	printf '1..1\nnot ok 1 iopf_bench printed no TAP plan\n' >> "$RESULTS/iopf_bench.tap"
+
 # The module's KUnit suites ran when module_load.sh loaded it; their KTAP
 # sits in debugfs while it stays loaded. Keep the per-case level.
 for suite in rust_iommufd_object; do

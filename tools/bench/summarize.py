@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turns the bench VM's raw.csv into the side-by-side table.
+
+    summarize.py RAW_CSV OUTDIR
+
+Per row (scenario and parameter), over the passes: the median throughput
+of each implementation, their ratio rust/C (higher is better; below 1.0
+ours is slower) and the range of the per-pass ratios, the median p50 and
+p99 latencies, the cost of one fault as a multiple of a bare ioctl (the
+floor row) and the delivery errors summed over the passes. Writes
+OUTDIR/summary.csv, OUTDIR/table.txt and OUTDIR/plot.dat (for plot.gp),
+prints the table, and exits 1 if any row lost, duplicated or timed out a
+group, or failed to run.
+"""
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+IMPLS = ("C", "rust")
+ORDER = {"floor": 0, "rt": 1, "batch": 2, "scale": 3}
+
+
+def row_key(scenario, param):
+    """Floor, round trip, batches by K, scaling by T then H."""
+    nums = [int("".join(c for c in p if c.isdigit()) or 0)
+            for p in param.split("/")]
+    return (ORDER.get(scenario, 9), nums, param)
+
+
+def label(scenario, param):
+    if scenario == "floor":
+        return "floor (bare ioctl)"
+    if scenario == "rt":
+        return "round trip"
+    if scenario == "batch":
+        return f"batch K={param}"
+    if scenario == "scale":
+        t, h = param.split("/")
+        return f"scale T={t[1:]} H={h[1:]}"
+    return f"{scenario} {param}"
+
+
+def main():
+    raw, outdir = sys.argv[1], sys.argv[2]
+    runs = defaultdict(lambda: defaultdict(list))   # key -> impl -> [row]
+    with open(raw, newline="") as f:
+        for r in csv.DictReader(f):
+            runs[(r["scenario"], r["param"])][r["impl"]].append(r)
+
+    floor = {}
+    for impl in IMPLS:
+        rows = runs.get(("floor", "destroy"), {}).get(impl, [])
+        rates = [float(r["rate"]) for r in rows if float(r["rate"]) > 0]
+        floor[impl] = statistics.median(rates) if rates else 0.0
+
+    summary, bad = [], False
+    for key in sorted(runs, key=lambda k: row_key(*k)):
+        s = {"row": label(*key), "scenario": key[0], "param": key[1]}
+        by_pass = {}
+        for impl in IMPLS:
+            rows = runs[key].get(impl, [])
+            rate = [float(r["rate"]) for r in rows]
+            med = statistics.median(rate) if rate else 0.0
+            s[f"{impl}_rate"] = med
+            for q in ("p50_us", "p99_us"):
+                v = [float(r[q]) for r in rows]
+                s[f"{impl}_{q}"] = statistics.median(v) if v else 0.0
+            s[f"{impl}_xfloor"] = floor[impl] / med if med else 0.0
+            for e in ("lost", "dup", "timeout"):
+                s[f"{impl}_{e}"] = sum(int(r[e]) for r in rows)
+            s[f"{impl}_check"] = rows[0]["check"] if rows else "missing"
+            failed = [r["status"] for r in rows if r["status"] != "ok"]
+            s[f"{impl}_status"] = failed[0] if failed else ("ok" if rows else "missing")
+            if failed or not rows or any(s[f"{impl}_{e}"] for e in ("lost", "dup", "timeout")):
+                bad = True
+            by_pass[impl] = {r["pass"]: float(r["rate"]) for r in rows}
+        s["ratio"] = s["rust_rate"] / s["C_rate"] if s["C_rate"] else 0.0
+        ratios = [by_pass["rust"][p] / by_pass["C"][p]
+                  for p in by_pass["C"] if p in by_pass["rust"] and by_pass["C"][p]]
+        s["ratio_min"] = min(ratios) if ratios else 0.0
+        s["ratio_max"] = max(ratios) if ratios else 0.0
+        s["passes"] = len(ratios)
+        summary.append(s)
+
+    fields = ["row", "scenario", "param", "C_rate", "rust_rate", "ratio",
+              "ratio_min", "ratio_max", "passes"]
+    for impl in IMPLS:
+        fields += [f"{impl}_{x}" for x in ("p50_us", "p99_us", "xfloor", "lost",
+                                           "dup", "timeout", "check", "status")]
+    with open(f"{outdir}/summary.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for s in summary:
+            w.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v)
+                        for k, v in s.items()})
+
+    head = (f"{'row':<19} {'C /s':>9} {'rust /s':>9} {'rust/C':>6} {'(range)':>11}"
+            f" {'C p50/p99 us':>15} {'rust p50/p99 us':>15} {'x floor C/rust':>14}"
+            f"  lost/dup/timeout C | rust (check)")
+    lines = [head, "-" * len(head)]
+    for s in summary:
+        err = " | ".join(f"{s[f'{i}_lost']}/{s[f'{i}_dup']}/{s[f'{i}_timeout']}"
+                         for i in IMPLS)
+        checks = "/".join(s[f"{i}_check"] for i in IMPLS)
+        status = "; ".join(f"{i}: {s[f'{i}_status']}" for i in IMPLS
+                           if s[f"{i}_status"] != "ok")
+        lines.append(
+            f"{s['row']:<19} {s['C_rate']:>9.0f} {s['rust_rate']:>9.0f} {s['ratio']:>6.2f}"
+            f" {s['ratio_min']:>5.2f}-{s['ratio_max']:<5.2f}"
+            f" {s['C_p50_us']:>7.1f}/{s['C_p99_us']:<7.1f} {s['rust_p50_us']:>7.1f}/{s['rust_p99_us']:<7.1f}"
+            f" {s['C_xfloor']:>6.1f}/{s['rust_xfloor']:<7.1f}  {err} ({checks})"
+            + (f"  FAILED {status}" if status else ""))
+    lines.append("")
+    lines.append("rates are faults/s (ops/s for the floor), medians over passes; rust/C > 1: ours is faster;")
+    lines.append("x floor: time per fault over time per bare ioctl; check: device = the mock device's")
+    lines.append("response record (rust_iommufd), user = what user space read and wrote (upstream's mock keeps none)")
+    table = "\n".join(lines)
+    with open(f"{outdir}/table.txt", "w") as f:
+        f.write(table + "\n")
+    print(table)
+
+    # plot.gp: one line per row, index, label, C rate, rust rate, ratio.
+    with open(f"{outdir}/plot.dat", "w") as f:
+        for i, s in enumerate(summary):
+            f.write(f'{i} "{s["row"]}" {s["C_rate"]:.1f} {s["rust_rate"]:.1f} {s["ratio"]:.3f}\n')
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

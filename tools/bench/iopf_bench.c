@@ -60,6 +60,7 @@ struct opts {
 	unsigned int t[MAX_LIST], nt;
 	unsigned int h[MAX_LIST], nh;
 	bool tap;
+	bool verbose;		/* batch: time per phase, on stderr */
 };
 
 /* One row of results. */
@@ -313,8 +314,9 @@ static void run_batch(const struct opts *o, unsigned int k, struct row *r)
 	unsigned long rounds = 0, max_rounds = o->count / k ? o->count / k : 1;
 	double *lat = calloc(max_rounds, sizeof(*lat));
 	unsigned char *seen = calloc(k, 1);
+	double phase[3] = {}; /* trigger, read, write */
 	struct bench_ctx c;
-	double start, t0;
+	double start, t0, t1;
 
 	ctx_init(&c);
 	snprintf(r->scenario, sizeof(r->scenario), "batch");
@@ -336,7 +338,10 @@ static void run_batch(const struct opts *o, unsigned int k, struct row *r)
 			fail(r, "IOMMU_TEST_OP_TRIGGER_IOPF");
 			break;
 		}
+		t1 = now_s();
+		phase[0] += t1 - t0;
 		got = read_records(c.ffd[0], rec, k + 1);
+		phase[1] += now_s() - t1;
 		if (got < 0) {
 			fail(r, "read");
 			break;
@@ -350,13 +355,20 @@ static void run_batch(const struct opts *o, unsigned int k, struct row *r)
 		}
 		for (i = 0; i < k; i++)
 			r->lost += !seen[i];
+		t1 = now_s();
 		got = write(c.ffd[0], resp, (got / RECORD_SIZE) * RESPONSE_SIZE);
 		if (got != (ssize_t)(k * RESPONSE_SIZE)) {
 			fail(r, "write");
 			break;
 		}
+		phase[2] += now_s() - t1;
 		lat[rounds] = now_s() - t0;
 	}
+	if (o->verbose && rounds)
+		fprintf(stderr, "# %s batch %u, us per fault: trigger %.2f read %.2f write %.2f\n",
+			o->label, k, phase[0] * 1e6 / (rounds * k),
+			phase[1] * 1e6 / (rounds * k),
+			phase[2] * 1e6 / (rounds * k));
 	r->seconds = now_s() - start;
 	r->faults = rounds * k;
 	percentiles(r, lat, rounds);
@@ -721,7 +733,7 @@ static void usage(const char *prog)
 	fprintf(stderr,
 		"usage: %s [-l LABEL] [-s rt|batch|scale|floor|all] [-t SECONDS]\n"
 		"       [-n COUNT] [-p PER_THREAD] [-w WAIT_SECONDS] [-K 1,16,..]\n"
-		"       [-T 1,8,..] [-H 1,4] [--tap] DEVICE\n",
+		"       [-T 1,8,..] [-H 1,4] [-v] [--tap] DEVICE\n",
 		prog);
 	exit(2);
 }
@@ -745,7 +757,7 @@ int main(int argc, char **argv)
 	struct row r;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "l:s:t:n:p:w:K:T:H:", long_opts,
+	while ((opt = getopt_long(argc, argv, "l:s:t:n:p:w:K:T:H:v", long_opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'l': o.label = optarg; break;
@@ -758,6 +770,7 @@ int main(int argc, char **argv)
 		case 'T': o.nt = parse_list(optarg, o.t); break;
 		case 'H': o.nh = parse_list(optarg, o.h); break;
 		case 'a': o.tap = true; break;
+		case 'v': o.verbose = true; break;
 		default: usage(argv[0]);
 		}
 	}

@@ -97,7 +97,7 @@ def main():
                         for k, v in s.items()})
 
     head = (f"{'row':<19} {'C /s':>9} {'rust /s':>9} {'rust/C':>6} {'(range)':>11}"
-            f" {'C p50/p99 us':>15} {'rust p50/p99 us':>15} {'x floor C/rust':>14}"
+            f" {'C p50':>8} {'C p99':>8} {'rust p50':>8} {'rust p99':>8} {'x floor C/rust':>14}"
             f"  lost/dup/timeout C | rust (check)")
     lines = [head, "-" * len(head)]
     for s in summary:
@@ -109,11 +109,12 @@ def main():
         lines.append(
             f"{s['row']:<19} {s['C_rate']:>9.0f} {s['rust_rate']:>9.0f} {s['ratio']:>6.2f}"
             f" {s['ratio_min']:>5.2f}-{s['ratio_max']:<5.2f}"
-            f" {s['C_p50_us']:>7.1f}/{s['C_p99_us']:<7.1f} {s['rust_p50_us']:>7.1f}/{s['rust_p99_us']:<7.1f}"
+            f" {s['C_p50_us']:>8.0f} {s['C_p99_us']:>8.0f} {s['rust_p50_us']:>8.0f} {s['rust_p99_us']:>8.0f}"
             f" {s['C_xfloor']:>6.1f}/{s['rust_xfloor']:<7.1f}  {err} ({checks})"
             + (f"  FAILED {status}" if status else ""))
     lines.append("")
     lines.append("rates are faults/s (ops/s for the floor), medians over passes; rust/C > 1: ours is faster;")
+    lines.append("p50/p99 in microseconds: per fault (rt, scale), per batch of K (batch), per ioctl (floor);")
     lines.append("x floor: time per fault over time per bare ioctl; check: device = the mock device's")
     lines.append("response record (rust_iommufd), user = what user space read and wrote (upstream's mock keeps none)")
     table = "\n".join(lines)

@@ -40,7 +40,9 @@ src=$(readlink -f "$kdir/source" 2>/dev/null || echo "$kdir")
 moddir=$CACHE_DIR/bench-module/$(basename "$kdir")
 log "building rust_iommufd.ko against $kdir in $moddir"
 mkdir -p "$moddir"
-rsync -a --delete --include='/Kbuild' --include='/rust/***' \
+# Sources only: the working tree's objects belong to the debug kernel.
+rsync -a --delete --exclude='*.o' --exclude='.*.cmd' --exclude='*.rmeta' \
+	--exclude='uapi_generated.rs' --include='/Kbuild' --include='/rust/***' \
 	--include='/include/***' --exclude='*' "$PROJECT_DIR/" "$moddir/"
 make -s -C "$kdir" M="$moddir" "${kmake[@]}" modules >&2
 

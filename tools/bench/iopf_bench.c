@@ -418,7 +418,9 @@ struct scale_thread {
 	struct scale *s;
 	unsigned int dev;
 	pthread_t thread;
-	unsigned long raised, answered, timeouts;
+	unsigned long raised;
+	/* Read by the main thread while the run goes on. */
+	atomic_ulong answered, timeouts;
 	double *lat;
 	size_t nlat, cap;
 	double end;
@@ -607,7 +609,7 @@ out_threads:
 	atomic_store(&s.stop_handlers, 1);
 	for (unsigned int i = 0; i < handlers; i++)
 		pthread_join(h[i].thread, NULL);
-	r->seconds = end - s.start;
+	r->seconds = end > s.start ? end - s.start : 0;
 	for (unsigned int i = 0; i < started; i++) {
 		r->faults += t[i].answered;
 		r->timeout += t[i].timeouts;

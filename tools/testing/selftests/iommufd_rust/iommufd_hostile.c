@@ -196,18 +196,6 @@ CASE(hwpt_alloc_reserved)
 	return hwpt_alloc_raw(e, &cmd);
 }
 
-CASE(hwpt_alloc_reserved2)
-{
-	struct iommu_hwpt_alloc cmd = {
-		.flags = IOMMU_HWPT_FAULT_ID_VALID,
-		.fault_id = 0, /* set below */
-		.__reserved2 = 1,
-	};
-
-	cmd.fault_id = e->fault_id;
-	return hwpt_alloc_raw(e, &cmd);
-}
-
 CASE(hwpt_alloc_dev_is_ioas)
 {
 	struct iommu_hwpt_alloc cmd = { .dev_id = 0 };
@@ -264,7 +252,8 @@ CASE(hwpt_alloc_nested_unknown_type)
 {
 	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
 	struct iommu_hwpt_alloc cmd = {
-		.data_type = 0xdead,
+		/* IOMMU_HWPT_DATA_SELFTEST is 0xdead. */
+		.data_type = 0xbeef,
 		.data_len = sizeof(data),
 		.data_uptr = PTR_U64(&data),
 	};
@@ -577,7 +566,6 @@ static const struct row rows[] = {
 	ROW(ioas_alloc_rdonly_output, EFAULT),
 	ROW(hwpt_alloc_unknown_flag, EOPNOTSUPP),
 	ROW(hwpt_alloc_reserved, EOPNOTSUPP),
-	ROW(hwpt_alloc_reserved2, EOPNOTSUPP),
 	ROW(hwpt_alloc_dev_is_ioas, ENOENT),
 	ROW(hwpt_alloc_pt_is_fault, EINVAL),
 	ROW(hwpt_alloc_pt_destroyed, EINVAL),

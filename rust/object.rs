@@ -27,6 +27,7 @@ use kernel::{id_pool::IdPool, prelude::*, rbtree::RBTree, sync::Arc};
 
 use crate::{
     context::Context,
+    counters,
     device::Device,
     fault::Fault,
     hwpt::{HwptNested, HwptPaging},
@@ -129,13 +130,28 @@ impl Object {
     }
 }
 
-/// State every object kind embeds.
-#[derive(Default)]
+/// State every object kind embeds. Each one in memory is counted in
+/// [`counters::OBJECTS`].
 pub(crate) struct ObjectHeader {
     /// How many [`ObjectRef`]s point here. Changed only under the table
     /// lock, or by cloning or dropping an `ObjectRef` (which cannot move it
     /// to or from zero while a destroy looks).
     users: AtomicU32,
+}
+
+impl Default for ObjectHeader {
+    fn default() -> Self {
+        counters::OBJECTS.inc();
+        Self {
+            users: AtomicU32::new(0),
+        }
+    }
+}
+
+impl Drop for ObjectHeader {
+    fn drop(&mut self) {
+        counters::OBJECTS.dec();
+    }
 }
 
 /// An object kind that can be looked up by id with its own type.

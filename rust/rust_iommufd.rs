@@ -13,6 +13,7 @@ use kernel::{
 };
 
 mod context;
+mod counters;
 mod device;
 mod fault;
 mod hwpt;
@@ -44,6 +45,8 @@ struct RustIommufd {
     misc: MiscDeviceRegistration<context::Context>,
     #[pin]
     mock: mock::MockIommu,
+    #[pin]
+    debugfs: counters::Debugfs,
 }
 
 /// The mock IOMMU of the module that registered `misc`.
@@ -80,6 +83,7 @@ impl kernel::InPlaceModule for RustIommufd {
         try_pin_init!(Self {
             mock <- mock::MockIommu::new(),
             misc <- MiscDeviceRegistration::register(device_options()?),
+            debugfs <- counters::debugfs(),
         })
     }
 }

@@ -14,9 +14,10 @@ use kernel::{
     rbtree::{RBTree, RBTreeNodeReservation},
 };
 
-use crate::sys::iopf::IopfGroup;
+use crate::{counters::GROUPS_DELIVERED, sys::iopf::IopfGroup};
 
-/// Groups awaiting a response. Dropping this answers them all `INVALID`.
+/// Groups awaiting a response, counted in [`GROUPS_DELIVERED`]. Dropping
+/// this answers them all `INVALID`.
 pub(super) struct Delivered {
     cookies: IdPool,
     groups: RBTree<u32, IopfGroup>,
@@ -79,12 +80,14 @@ impl Delivered {
     pub(super) fn file(&mut self, slot: Slot, group: IopfGroup) {
         // The cookie was free, so this replaces nothing.
         self.groups.insert(slot.node.into_node(slot.cookie, group));
+        GROUPS_DELIVERED.inc();
     }
 
     /// Takes the group filed under `cookie`, freeing the cookie.
     pub(super) fn take(&mut self, cookie: u32) -> Option<IopfGroup> {
         let group = self.groups.remove(&cookie)?;
         self.cookies.release_id(cookie as usize);
+        GROUPS_DELIVERED.dec();
         Some(group)
     }
 
@@ -105,8 +108,16 @@ impl Delivered {
             let (next, node) = current.remove_current();
             let (cookie, group) = node.to_key_value();
             self.cookies.release_id(cookie as usize);
+            GROUPS_DELIVERED.dec();
             f(group);
             cursor = next;
         }
+    }
+}
+
+impl Drop for Delivered {
+    fn drop(&mut self) {
+        // The tree answers its groups as it drops them.
+        GROUPS_DELIVERED.sub(self.groups.iter().count());
     }
 }

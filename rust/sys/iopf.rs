@@ -14,6 +14,8 @@
 use core::{mem::ManuallyDrop, ptr::NonNull};
 use kernel::{bindings, prelude::*, types::Opaque};
 
+use crate::counters::{Gauge, GROUPS_OWNED};
+
 /// `IOMMU_PAGE_RESP_INVALID`: the request cannot be satisfied; the device
 /// must not retry it.
 pub(crate) const RESP_INVALID: u32 = bindings::iommu_page_response_code_IOMMU_PAGE_RESP_INVALID;
@@ -41,6 +43,7 @@ impl IopfGroup {
     /// `group` must be a group the core passed to an `iopf_handler` that
     /// then returned 0, not yet answered or freed, and not owned elsewhere.
     pub(crate) unsafe fn from_raw(group: NonNull<bindings::iopf_group>) -> Self {
+        GROUPS_OWNED.inc();
         Self(group)
     }
 
@@ -137,6 +140,7 @@ unsafe fn finish(group: *mut bindings::iopf_group, code: u32) {
         bindings::iopf_group_response(group, code);
         bindings::iopf_free_group(group);
     }
+    GROUPS_OWNED.dec();
 }
 
 /// A FIFO of owned groups, linked through each group's `node`. Dropping the
@@ -146,18 +150,24 @@ pub(crate) struct GroupList {
     /// it.
     head: KBox<Opaque<bindings::list_head>>,
     len: usize,
+    /// Follows `len`, summed over every list that shares it.
+    gauge: &'static Gauge,
 }
 
 // SAFETY: the list owns its groups, which are `Send`.
 unsafe impl Send for GroupList {}
 
 impl GroupList {
-    /// An empty list.
-    pub(crate) fn new() -> Result<Self> {
+    /// An empty list whose length is also counted in `gauge`.
+    pub(crate) fn new(gauge: &'static Gauge) -> Result<Self> {
         let head = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
         // SAFETY: a fresh, unshared list head.
         unsafe { bindings::INIT_LIST_HEAD(head.get()) };
-        Ok(Self { head, len: 0 })
+        Ok(Self {
+            head,
+            len: 0,
+            gauge,
+        })
     }
 
     /// Whether no group is queued.
@@ -172,6 +182,7 @@ impl GroupList {
         // the head is live; the list now owns the group.
         unsafe { bindings::list_add_tail(group.node(), self.head.get()) };
         self.len += 1;
+        self.gauge.inc();
     }
 
     /// Puts `group` back first, as the next to be taken.
@@ -180,6 +191,7 @@ impl GroupList {
         // SAFETY: as in `push_back`.
         unsafe { rust_iommufd_list_add(group.node(), self.head.get()) };
         self.len += 1;
+        self.gauge.inc();
     }
 
     /// Takes the first group.
@@ -193,6 +205,7 @@ impl GroupList {
             let node = (*self.head.get()).next;
             rust_iommufd_list_del_init(node);
             self.len -= 1;
+            self.gauge.dec();
             Some(IopfGroup::from_node(node))
         }
     }
@@ -217,6 +230,7 @@ impl GroupList {
                 if pred(&group) {
                     rust_iommufd_list_del_init(node);
                     self.len -= 1;
+                    self.gauge.dec();
                     f(ManuallyDrop::into_inner(group));
                 }
                 node = next;

@@ -44,7 +44,8 @@ dmesg -C
 # Each selftest program, in order. module_load.sh leaves the module loaded
 # under its default name for the programs after it.
 export MODULE IOMMUFD_KO
-for t in module_load.sh iommufd_core iommufd_mock iommufd_fault; do
+for t in module_load.sh iommufd_core iommufd_mock iommufd_fault \
+	iommufd_hostile iommufd_fail_inject iommufd_stress; do
 	echo "=== $t"
 	(cd "$SELFTESTS" && "./$t") 2>&1 | tee "$RESULTS/$t.tap"
 	# A program that crashed before its plan must not vanish from the count.
@@ -90,6 +91,18 @@ fi
 			printf '%s\n' "$out" | sed 's/^/# /'
 		fi
 	}
+	# The module's own counters (Documentation/reliability.rst): with
+	# every file closed, nothing may be left.
+	counters_zero() {
+		local d=/sys/kernel/debug/rust_iommufd f v bad=0
+		[ -d "$d" ] || { echo "$d is missing"; return 1; }
+		for f in "$d"/*; do
+			v=$(cat "$f")
+			echo "${f##*/} $v"
+			[ "$v" = 0 ] || bad=1
+		done
+		return $bad
+	}
 	no_module_left() {
 		! grep -q '^rust_iommufd ' /proc/modules || rmmod rust_iommufd
 	}
@@ -111,7 +124,8 @@ fi
 			{ grep debug_locks /proc/lockdep_stats; return 1; }
 	}
 	echo "TAP version 13"
-	echo "1..4"
+	echo "1..5"
+	check "debugfs counters are zero with every file closed" counters_zero
 	check "rmmod rust_iommufd" no_module_left
 	check "kmemleak: no unreferenced objects" no_leaks
 	check "dmesg: no KASAN/lockdep/WARN/BUG/leak reports" no_splats

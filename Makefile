@@ -11,6 +11,8 @@
 #   make modules  the module and selftests (and the test kernel if the
 #                 cache lacks it), or against your own tree with KDIR=
 #   make rustfmt  format the Rust sources
+#   make htmldocs Documentation/ as HTML (Sphinx, warnings are errors)
+#   make rustdoc  the crate's rustdoc (warnings and missing docs are errors)
 #   make clean
 #
 # Both run and check install their own prerequisites (Debian packages,
@@ -21,7 +23,7 @@
 TESTENV := tools/testenv
 SELFTESTS := tools/testing/selftests/iommufd_rust
 
-.PHONY: all modules run check compat rustfmt clean kernel deps
+.PHONY: all modules run check compat rustfmt clean kernel deps htmldocs rustdoc
 all: modules
 
 modules:
@@ -42,6 +44,12 @@ kernel:
 deps:
 	@$(TESTENV)/deps.sh
 
+htmldocs:
+	@$(TESTENV)/htmldocs.sh
+
+rustdoc:
+	@$(TESTENV)/rustdoc.sh
+
 rustfmt:
 	@src=$$($(TESTENV)/kernel.sh --source-only) && \
 	 /usr/bin/rustfmt --edition 2021 --config-path $$src/.rustfmt.toml rust/rust_iommufd.rs
@@ -51,3 +59,4 @@ clean:
 	@rm -f rust/*.o rust/.*.cmd rust/*.rmeta rust/uapi_generated.rs
 	@$(MAKE) -s -C $(SELFTESTS) clean
 	@$(MAKE) -s -C tools/demo clean
+	@rm -rf Documentation/output

@@ -46,5 +46,20 @@ uapi_tap=$results/uapi_conformance.tap
 grep -q '^1\.\.' "$uapi_tap" ||	# a crash before the plan still counts
 	printf '1..1\nnot ok 1 uapi_conformance.sh printed no TAP plan\n' >> "$uapi_tap"
 
+# The documentation builds without a warning: Sphinx and rustdoc (host).
+{
+	echo "1..2"
+	n=0
+	for doc in htmldocs rustdoc; do
+		n=$((n + 1))
+		if out=$("$TESTENV_DIR/$doc.sh" "$kdir" 2>&1); then
+			echo "ok $n make $doc: no warnings"
+		else
+			echo "not ok $n make $doc: no warnings"
+			printf '%s\n' "$out" | tail -n 30 | sed 's/^/# /'
+		fi
+	done
+} > "$results/docs.tap"
+
 log "results in $results; total $(($(date +%s) - start)) s"
 exec "$TESTENV_DIR/tap-summary.sh" "$results"/*.tap

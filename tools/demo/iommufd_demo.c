@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,10 @@ struct request {
 	__u32 expect;	/* the answer the handler should give */
 };
 
+/*
+ * The first BURST groups arrive together, before the handler looks, so one
+ * read() returns them all; the others come one at a time.
+ */
 static const struct request requests[] = {
 	{ .grpid = 1, .pages = 1, .addr = 0x200000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
 	{ .grpid = 2, .pages = 3, .addr = 0x300000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
@@ -66,6 +71,10 @@ static const struct request requests[] = {
 	{ .grpid = 5, .pages = 1, .addr = 0x500000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
 };
 #define NR_REQUESTS (sizeof(requests) / sizeof(requests[0]))
+#define BURST 3
+
+/* Posted by the device thread once the burst is queued. */
+static sem_t burst_sent;
 
 static int iommufd;
 static __u32 idev_id;	/* the device object: what records' dev_id names */
@@ -133,7 +142,7 @@ static const char *code_name(__u32 code)
 	}
 }
 
-/* The "device": sends each request, a little apart, then stops. */
+/* The "device": a burst of requests, then the rest a little apart. */
 static void *device_thread(void *arg)
 {
 	size_t i;
@@ -142,12 +151,17 @@ static void *device_thread(void *arg)
 	for (i = 0; i < NR_REQUESTS; i++) {
 		const struct request *r = &requests[i];
 
-		usleep(100 * 1000);
+		if (i == BURST)
+			sem_post(&burst_sent);
+		if (i >= BURST)
+			usleep(100 * 1000);
 		printf("device:  page request group %u, %u page(s) from 0x%llx\n",
 		       r->grpid, r->pages, (unsigned long long)r->addr);
 		if (mock_send(r))
 			printf("device:  sending failed: %s\n", strerror(errno));
 	}
+	if (NR_REQUESTS <= BURST)
+		sem_post(&burst_sent);
 	return NULL;
 }
 
@@ -306,10 +320,13 @@ int main(int argc, char **argv)
 	     "attach the device to the HWPT");
 
 	printf("\n== the device faults, the handler answers\n");
+	sem_init(&burst_sent, 0, 0);
 	if (pthread_create(&device, NULL, device_thread, NULL)) {
 		fprintf(stderr, "pthread_create failed\n");
 		return 1;
 	}
+	/* Only so that the first read() finds several groups waiting. */
+	sem_wait(&burst_sent);
 	answered = handler_loop(fault_fd, NR_REQUESTS, 3000);
 	pthread_join(device, NULL);
 	if (answered != (int)NR_REQUESTS) {

@@ -59,4 +59,4 @@ clean:
 	@rm -f rust/*.o rust/.*.cmd rust/*.rmeta rust/uapi_generated.rs
 	@$(MAKE) -s -C $(SELFTESTS) clean
 	@$(MAKE) -s -C tools/demo clean
-	@rm -rf Documentation/output
+	@rm -rf Documentation/output tools/rust-example/target

@@ -13,6 +13,8 @@
 #   make modules  the module and selftests (and the test kernel if the
 #                 cache lacks it), or against your own tree with KDIR=
 #   make rustfmt  format the Rust sources
+#   make htmldocs Documentation/ as HTML (Sphinx, warnings are errors)
+#   make rustdoc  the crate's rustdoc (warnings and missing docs are errors)
 #   make clean
 #
 # Both run and check install their own prerequisites (Debian packages,
@@ -23,7 +25,7 @@
 TESTENV := tools/testenv
 SELFTESTS := tools/testing/selftests/iommufd_rust
 
-.PHONY: all modules run check compat bench rustfmt clean kernel deps
+.PHONY: all modules run check compat bench rustfmt clean kernel deps htmldocs rustdoc
 all: modules
 
 modules:
@@ -47,6 +49,12 @@ kernel:
 deps:
 	@$(TESTENV)/deps.sh
 
+htmldocs:
+	@$(TESTENV)/htmldocs.sh
+
+rustdoc:
+	@$(TESTENV)/rustdoc.sh
+
 rustfmt:
 	@src=$$($(TESTENV)/kernel.sh --source-only) && \
 	 /usr/bin/rustfmt --edition 2021 --config-path $$src/.rustfmt.toml rust/rust_iommufd.rs
@@ -57,3 +65,4 @@ clean:
 	@$(MAKE) -s -C $(SELFTESTS) clean
 	@$(MAKE) -s -C tools/demo clean
 	@$(MAKE) -s -C tools/bench clean
+	@rm -rf Documentation/output tools/rust-example/target

@@ -111,6 +111,7 @@ struct DeviceState {
 /// A bound device.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Device {
+    /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     /// The object's id, which fault records name.
     id: u32,

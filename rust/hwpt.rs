@@ -31,6 +31,7 @@ use crate::{
 
 /// A paging HWPT.
 pub(crate) struct HwptPaging {
+    /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     domain: Domain,
     /// The IOAS it translates (held as a user).
@@ -112,6 +113,7 @@ enum NestParent {
 
 /// A nested HWPT.
 pub(crate) struct HwptNested {
+    /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     // Dropped before the parent below: the nested domain goes first.
     domain: Domain,
@@ -184,6 +186,7 @@ impl HwptNested {
         self
     }
 
+    /// The IOMMU domain this HWPT owns.
     pub(crate) fn domain(&self) -> &Domain {
         &self.domain
     }
@@ -200,7 +203,9 @@ fn route_faults(domain: &mut Domain, fault: Option<ObjectRef<Fault>>) -> Option<
 
 /// A counted reference to a HWPT of either kind: what an attachment holds.
 pub(crate) enum HwptRef {
+    /// A paging HWPT.
     Paging(ObjectRef<HwptPaging>),
+    /// A nested HWPT.
     Nested(ObjectRef<HwptNested>),
 }
 
@@ -214,6 +219,7 @@ impl HwptRef {
         }
     }
 
+    /// The IOMMU domain of the HWPT, whichever its kind.
     pub(crate) fn domain(&self) -> &Domain {
         match self {
             Self::Paging(h) => &h.domain,
@@ -221,6 +227,7 @@ impl HwptRef {
         }
     }
 
+    /// The HWPT's object id, whichever its kind.
     pub(crate) fn id(&self) -> u32 {
         match self {
             Self::Paging(h) => h.id(),

@@ -17,6 +17,7 @@ use crate::{
 /// An I/O address space: what paging HWPTs are built on.
 #[pin_data]
 pub(crate) struct Ioas {
+    /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     /// Ids of the automatic HWPTs made for devices attached to this IOAS
     /// directly (see [`crate::device::attach_pt`]); entries of HWPTs that
@@ -28,6 +29,7 @@ pub(crate) struct Ioas {
 }
 
 impl Ioas {
+    /// A new IOAS, with no automatic HWPT yet.
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {

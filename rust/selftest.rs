@@ -28,6 +28,7 @@ use crate::{
 
 /// A mock device created by `IOMMU_TEST_OP_MOCK_DOMAIN`, bound as a device.
 pub(crate) struct Selftest {
+    /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     // Declared before `_registration`: unbound before it leaves the bus.
     device: ObjectRef<Device>,

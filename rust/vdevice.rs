@@ -107,6 +107,7 @@ pub(crate) struct VdeviceLink {
 
 /// A virtual device.
 pub(crate) struct Vdevice {
+    /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     viommu: ObjectRef<Viommu>,
     device: Arc<Device>,

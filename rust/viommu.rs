@@ -28,6 +28,7 @@ use crate::{
 
 /// A vIOMMU.
 pub(crate) struct Viommu {
+    /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     /// The nesting parent it translates through.
     _hwpt: ObjectRef<HwptPaging>,

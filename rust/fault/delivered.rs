@@ -31,12 +31,14 @@ pub(super) struct Slot {
 }
 
 impl Slot {
+    /// The cookie the group will be filed under.
     pub(super) fn cookie(&self) -> u32 {
         self.cookie
     }
 }
 
 impl Delivered {
+    /// An empty map: no group delivered, every cookie free.
     pub(super) fn new() -> Result<Self> {
         Ok(Self {
             cookies: IdPool::with_capacity(64, GFP_KERNEL)?,

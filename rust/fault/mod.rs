@@ -58,6 +58,7 @@ struct Pending {
 /// A fault queue.
 #[pin_data]
 pub(crate) struct Fault {
+    /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     /// Groups read and awaiting a response. Its lock also serialises
     /// readers, writers and automatic responses.

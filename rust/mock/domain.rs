@@ -32,6 +32,7 @@ pub(crate) struct MockPaging {
 #[repr(C)]
 pub(crate) struct MockNested {
     domain: Opaque<bindings::iommu_domain>,
+    /// The mock IOTLB slots: set at allocation, cleared by invalidation.
     pub(crate) iotlb: [AtomicU32; IOTLB_NUM],
     /// The devices of the vIOMMU it was allocated for: attaching it needs
     /// the device's virtual id there.

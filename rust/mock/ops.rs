@@ -30,10 +30,12 @@ pub(crate) struct CTable<T>(UnsafeCell<T>);
 unsafe impl<T> Sync for CTable<T> {}
 
 impl<T> CTable<T> {
+    /// Wraps a table built at compile time.
     pub(crate) const fn new(value: T) -> Self {
         Self(UnsafeCell::new(value))
     }
 
+    /// The pointer the core's structures want; never written through.
     pub(crate) const fn get(&self) -> *mut T {
         self.0.get()
     }

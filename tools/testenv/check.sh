@@ -10,6 +10,17 @@ start=$(date +%s)
 kdir=$("$TESTENV_DIR/build.sh")
 log "built in $(($(date +%s) - start)) s; booting $kdir"
 
+# The demo and the Rust example run in the VM (guest-check.sh); cargo
+# fetches the example's pinned crates itself.
+make -s -C "$PROJECT_DIR/tools/demo" >&2
+rust_example_build=0
+cargo build --quiet --release --locked \
+	--manifest-path "$PROJECT_DIR/tools/rust-example/Cargo.toml" >&2 ||
+	rust_example_build=$?
+# A failed build must not leave an old binary for the VM to run.
+[ "$rust_example_build" = 0 ] ||
+	rm -f "$PROJECT_DIR/tools/rust-example/target/release/iommufd-rust-example"
+
 # CHECK_UPSTREAM=0 leaves out upstream's selftests (about 11 of the
 # minutes): for iterating on the project's own tests, not for CI.
 upstream=
@@ -45,6 +56,30 @@ uapi_tap=$results/uapi_conformance.tap
 	"$results/uapi_conformance" > "$uapi_tap" || true
 grep -q '^1\.\.' "$uapi_tap" ||	# a crash before the plan still counts
 	printf '1..1\nnot ok 1 uapi_conformance.sh printed no TAP plan\n' >> "$uapi_tap"
+
+{
+	echo "1..1"
+	if [ "$rust_example_build" = 0 ]; then
+		echo "ok 1 cargo build of tools/rust-example"
+	else
+		echo "not ok 1 cargo build of tools/rust-example (exit $rust_example_build)"
+	fi
+} > "$results/rust_example_build.tap"
+
+# The documentation builds without a warning: Sphinx and rustdoc (host).
+{
+	echo "1..2"
+	n=0
+	for doc in htmldocs rustdoc; do
+		n=$((n + 1))
+		if out=$("$TESTENV_DIR/$doc.sh" "$kdir" 2>&1); then
+			echo "ok $n make $doc: no warnings"
+		else
+			echo "not ok $n make $doc: no warnings"
+			printf '%s\n' "$out" | tail -n 30 | sed 's/^/# /'
+		fi
+	done
+} > "$results/docs.tap"
 
 log "results in $results; total $(($(date +%s) - start)) s"
 exec "$TESTENV_DIR/tap-summary.sh" "$results"/*.tap

@@ -17,6 +17,8 @@ KERNEL_APT_LINE='deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] 
 # config).
 BINDGEN_VERSION=0.73.2
 VIRTME_NG_VERSION=1.42
+# Sphinx for make htmldocs, in the same venv; not in the cache key.
+SPHINX_VERSION=8.1.3
 
 # LLVM: the kernel is built with clang/lld of this version (LLVM=-19).
 LLVM_SUFFIX=-19

@@ -44,3 +44,10 @@ if ! "$TOOLS_DIR/venv/bin/vng" --version 2>/dev/null | grep -qF "$VIRTME_NG_VERS
 	python3 -m venv "$TOOLS_DIR/venv"
 	"$TOOLS_DIR/venv/bin/pip" install --quiet "virtme-ng==$VIRTME_NG_VERSION"
 fi
+
+if ! "$TOOLS_DIR/venv/bin/sphinx-build" --version 2>/dev/null |
+	grep -qxF "sphinx-build $SPHINX_VERSION"; then
+	log "installing Sphinx $SPHINX_VERSION"
+	[ -x "$TOOLS_DIR/venv/bin/pip" ] || python3 -m venv "$TOOLS_DIR/venv"
+	"$TOOLS_DIR/venv/bin/pip" install --quiet "sphinx==$SPHINX_VERSION"
+fi

@@ -60,6 +60,27 @@ echo "=== iopf_bench --tap"
 grep -q '^1\.\.' "$RESULTS/iopf_bench.tap" ||
 	printf '1..1\nnot ok 1 iopf_bench printed no TAP plan\n' >> "$RESULTS/iopf_bench.tap"
 
+# The demo (make run's) and the Rust example on the published iommufd
+# crates, both built on the host by check.sh.
+PROJECT=$(cd "$TESTENV/../.." && pwd)
+echo "=== demo"
+{
+	echo "1..1"
+	if out=$("$PROJECT/tools/demo/iommufd_demo" /dev/iommu 2>&1); then
+		echo "ok 1 tools/demo: every group answered as the handler chose"
+	else
+		echo "not ok 1 tools/demo: exit status $?"
+	fi
+	printf '%s\n' "$out" | sed 's/^/# /'
+} 2>&1 | tee "$RESULTS/demo.tap"
+echo "=== rust_example"
+rust_example=$PROJECT/tools/rust-example/target/release/iommufd-rust-example
+if [ -x "$rust_example" ]; then
+	"$rust_example" /dev/iommu 2>&1 | tee "$RESULTS/rust_example.tap"
+fi
+grep -q '^1\.\.' "$RESULTS/rust_example.tap" 2>/dev/null ||
+	printf '1..1\nnot ok 1 rust_example printed no TAP plan\n' >> "$RESULTS/rust_example.tap"
+
 # The module's KUnit suites ran when module_load.sh loaded it; their KTAP
 # sits in debugfs while it stays loaded. Keep the per-case level.
 for suite in rust_iommufd_object; do

@@ -8,7 +8,7 @@
  * programs written for upstream build against this header unchanged.
  *
  * Of the IOMMU_TEST_OP_* operations this module implements:
- *   MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE,
+ *   MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_REFS,
  *   SET_TEMP_MEMORY_LIMIT, MD_CHECK_IOTLB, TRIGGER_IOPF, DEV_CHECK_CACHE,
  *   PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT,
  * and two of its own, which upstream lacks (see IOMMU_TEST_OP_RUST_*).

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `IOMMU_TEST_CMD`, defined here: it is selftest-only, so neither crate
+//! has it. Layout and values mirror include/uapi/linux/iommufd_test.h (the
+//! same as upstream's drivers/iommu/iommufd/iommufd_test.h); only the ops
+//! this example uses are spelled out. A VMM with a real device needs none
+//! of this.
+
+use std::io;
+use std::mem::size_of;
+
+use iommufd_bindings::iommufd::{
+    IOMMUFD_CMD_BASE, IOMMUFD_TYPE, iommu_hwpt_pgfault_perm_IOMMU_PGFAULT_PERM_READ as PERM_READ,
+    iommu_hwpt_pgfault_perm_IOMMU_PGFAULT_PERM_WRITE as PERM_WRITE,
+};
+use iommufd_ioctls::IommuFd;
+use vmm_sys_util::ioctl::ioctl_with_mut_ref;
+use vmm_sys_util::ioctl_io_nr;
+
+ioctl_io_nr!(IOMMU_TEST_CMD, IOMMUFD_TYPE as u32, IOMMUFD_CMD_BASE + 32);
+
+const OP_MOCK_DOMAIN: u32 = 2;
+const OP_MOCK_DOMAIN_REPLACE: u32 = 10;
+const OP_RUST_TRIGGER_IOPF_GROUP: u32 = 0x1000;
+const OP_RUST_IOPF_RESPONSE: u32 = 0x1001;
+
+/// `mock_domain`: what IOMMU_TEST_OP_MOCK_DOMAIN returns.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct MockDomain {
+    out_stdev_id: u32,
+    out_hwpt_id: u32,
+    out_idev_id: u32,
+}
+
+/// `mock_domain_replace`: in, the HWPT or IOAS; out, the HWPT attached.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct MockDomainReplace {
+    pt_id: u32,
+}
+
+/// `trigger_iopf_group`: one page request group from the mock device.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TriggerIopfGroup {
+    dev_id: u32,
+    pasid: u32,
+    grpid: u32,
+    perm: u32,
+    addr: u64,
+    count: u32,
+}
+
+/// `iopf_response`: the page responses the mock device received.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct IopfResponse {
+    dev_id: u32,
+    grpid: u32,
+    out_count: u32,
+    out_code: u32,
+    out_pasid: u32,
+    out_total: u32,
+}
+
+/// The per-op union, the members this example uses; `words` gives it the
+/// size of the C union (its largest member, `dirty`, is 48 bytes).
+#[repr(C)]
+union TestData {
+    mock_domain: MockDomain,
+    mock_domain_replace: MockDomainReplace,
+    trigger_iopf_group: TriggerIopfGroup,
+    iopf_response: IopfResponse,
+    words: [u64; 6],
+}
+
+/// `struct iommu_test_cmd`.
+#[repr(C)]
+struct TestCmd {
+    size: u32,
+    op: u32,
+    id: u32,
+    reserved: u32,
+    data: TestData,
+    last: u32,
+}
+
+// The C structure is 72 bytes, the union at 16, `last` at 64.
+const _: () = assert!(
+    size_of::<TestCmd>() == 72
+        && std::mem::offset_of!(TestCmd, data) == 16
+        && std::mem::offset_of!(TestCmd, last) == 64
+);
+
+impl TestCmd {
+    fn new(op: u32, id: u32, data: TestData) -> Self {
+        TestCmd {
+            size: size_of::<Self>() as u32,
+            op,
+            id,
+            reserved: 0,
+            data,
+            last: 0,
+        }
+    }
+
+    fn run(&mut self, iommufd: &IommuFd) -> io::Result<()> {
+        // SAFETY: `iommufd` is an open iommufd and `self` has the layout
+        // of the structure IOMMU_TEST_CMD takes, borrowed for the call.
+        if unsafe { ioctl_with_mut_ref(iommufd, IOMMU_TEST_CMD(), self) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// A zeroed union: every member starts as zeros, as in C's `= {}`.
+fn zeroed() -> TestData {
+    TestData { words: [0; 6] }
+}
+
+/// A mock device and its bound device object.
+pub(crate) struct MockDevice {
+    /// The selftest object: what replace and destroy name.
+    pub(crate) stdev_id: u32,
+    /// The device object: `dev_id` in HWPT allocation and fault records.
+    pub(crate) idev_id: u32,
+}
+
+/// IOMMU_TEST_OP_MOCK_DOMAIN: a new mock device attached to `pt_id`.
+pub(crate) fn device_new(iommufd: &IommuFd, pt_id: u32) -> io::Result<MockDevice> {
+    let mut cmd = TestCmd::new(OP_MOCK_DOMAIN, pt_id, zeroed());
+    cmd.run(iommufd)?;
+    // SAFETY: the union is plain integers, fully initialised by zeroed();
+    // the kernel filled in this op's member.
+    let out = unsafe { cmd.data.mock_domain };
+    Ok(MockDevice {
+        stdev_id: out.out_stdev_id,
+        idev_id: out.out_idev_id,
+    })
+}
+
+/// IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE: moves the device to `pt_id`.
+pub(crate) fn device_replace(iommufd: &IommuFd, stdev_id: u32, pt_id: u32) -> io::Result<()> {
+    let mut data = zeroed();
+    data.mock_domain_replace = MockDomainReplace { pt_id };
+    TestCmd::new(OP_MOCK_DOMAIN_REPLACE, stdev_id, data).run(iommufd)
+}
+
+/// IOMMU_TEST_OP_RUST_TRIGGER_IOPF_GROUP: the device sends one group of
+/// `pages` read/write requests from `addr` on, without a PASID.
+pub(crate) fn send_group(
+    iommufd: &IommuFd,
+    idev_id: u32,
+    grpid: u32,
+    pages: u32,
+    addr: u64,
+) -> io::Result<()> {
+    let mut data = zeroed();
+    data.trigger_iopf_group = TriggerIopfGroup {
+        dev_id: idev_id,
+        pasid: 0,
+        grpid,
+        perm: PERM_READ | PERM_WRITE,
+        addr,
+        count: pages,
+    };
+    TestCmd::new(OP_RUST_TRIGGER_IOPF_GROUP, 0, data).run(iommufd)
+}
+
+/// IOMMU_TEST_OP_RUST_IOPF_RESPONSE: (how many responses, last code) the
+/// device received for `grpid` since the last call.
+pub(crate) fn responses(iommufd: &IommuFd, idev_id: u32, grpid: u32) -> io::Result<(u32, u32)> {
+    let mut data = zeroed();
+    data.iopf_response = IopfResponse {
+        dev_id: idev_id,
+        grpid,
+        out_count: 0,
+        out_code: 0,
+        out_pasid: 0,
+        out_total: 0,
+    };
+    let mut cmd = TestCmd::new(OP_RUST_IOPF_RESPONSE, 0, data);
+    cmd.run(iommufd)?;
+    // SAFETY: plain integers, fully initialised; the kernel filled this
+    // op's member.
+    let out = unsafe { cmd.data.iopf_response };
+    Ok((out.out_count, out.out_code))
+}

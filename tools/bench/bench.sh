@@ -52,7 +52,7 @@ results=$PROJECT_DIR/results/bench/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$results"
 {
 	echo "host: $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
-	echo "vm: ${KVM:+KVM}${KVM:-TCG}, 2 vCPUs, 2 GiB (tools/testenv/vm.sh)"
+	echo "vm: $([ "${KVM:-0}" = 1 ] && echo KVM || echo TCG), 2 vCPUs, 2 GiB (tools/testenv/vm.sh)"
 	echo "bench kernel: $kdir"
 	echo "module: $(git -C "$PROJECT_DIR" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "passes: $passes, seconds per row: $seconds"

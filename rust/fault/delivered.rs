@@ -7,6 +7,10 @@
 //! space). Cookies are the lowest free number from 1, as upstream's
 //! `xa_alloc()` into an `XA_FLAGS_ALLOC1` array hands them out, so a
 //! cookie is reused once its group is answered.
+//!
+//! The tree's nodes are recycled: a node freed by an answer is kept (up to
+//! [`SPARE_NODES`]) for the next group delivered, so a steady stream of
+//! read/answer pairs allocates nothing per group.
 
 use kernel::{
     id_pool::IdPool,
@@ -16,18 +20,28 @@ use kernel::{
 
 use crate::{counters::GROUPS_DELIVERED, sys::iopf::IopfGroup};
 
+/// How many freed tree nodes a queue keeps for reuse: a batch of this
+/// many groups, read and answered, costs no allocation after the first.
+const SPARE_NODES: usize = 64;
+
+/// A tree node; `None` only between taking its group out and recycling it.
+type Node = RBTreeNodeReservation<u32, Option<IopfGroup>>;
+
 /// Groups awaiting a response, counted in [`GROUPS_DELIVERED`]. Dropping
 /// this answers them all `INVALID`.
 pub(super) struct Delivered {
     cookies: IdPool,
-    groups: RBTree<u32, IopfGroup>,
+    /// Every filed node holds `Some`.
+    groups: RBTree<u32, Option<IopfGroup>>,
+    /// Nodes of answered groups, for the next ones delivered.
+    spare: KVec<Node>,
 }
 
 /// A cookie and the memory to file a group under it, taken before the
 /// group is copied out so that filing it cannot fail afterwards.
 pub(super) struct Slot {
     cookie: u32,
-    node: RBTreeNodeReservation<u32, IopfGroup>,
+    node: Node,
 }
 
 impl Slot {
@@ -43,13 +57,17 @@ impl Delivered {
         Ok(Self {
             cookies: IdPool::with_capacity(64, GFP_KERNEL)?,
             groups: RBTree::new(),
+            spare: KVec::with_capacity(SPARE_NODES, GFP_KERNEL)?,
         })
     }
 
     /// Takes the lowest free cookie and a tree node; give it back with
     /// [`Self::cancel`] or use it with [`Self::file`].
     pub(super) fn reserve(&mut self) -> Result<Slot> {
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let node = match self.spare.pop() {
+            Some(node) => node,
+            None => RBTreeNodeReservation::new(GFP_KERNEL)?,
+        };
         let cookie = loop {
             if let Some(unused) = self.cookies.find_unused_id(1) {
                 // A cookie is a `__u32`; upstream's limit, as xa_alloc()
@@ -76,21 +94,26 @@ impl Delivered {
     /// Gives back a slot that was not used.
     pub(super) fn cancel(&mut self, slot: Slot) {
         self.cookies.release_id(slot.cookie as usize);
+        recycle(&mut self.spare, slot.node);
     }
 
     /// Files `group` under the slot's cookie.
     pub(super) fn file(&mut self, slot: Slot, group: IopfGroup) {
         // The cookie was free, so this replaces nothing.
-        self.groups.insert(slot.node.into_node(slot.cookie, group));
+        self.groups
+            .insert(slot.node.into_node(slot.cookie, Some(group)));
         GROUPS_DELIVERED.inc();
     }
 
     /// Takes the group filed under `cookie`, freeing the cookie.
     pub(super) fn take(&mut self, cookie: u32) -> Option<IopfGroup> {
-        let group = self.groups.remove(&cookie)?;
+        let mut entry = self.groups.find_mut(&cookie)?;
+        let group = entry.get_mut().take();
+        let node = entry.remove_node().into_reservation();
+        recycle(&mut self.spare, node);
         self.cookies.release_id(cookie as usize);
         GROUPS_DELIVERED.dec();
-        Some(group)
+        group
     }
 
     /// Takes every group for which `pred` holds and passes each to `f`.
@@ -100,21 +123,36 @@ impl Delivered {
         mut f: impl FnMut(IopfGroup),
     ) {
         let mut cursor = self.groups.cursor_front_mut();
-        while let Some(current) = cursor {
-            if !pred(current.current().1) {
+        while let Some(mut current) = cursor {
+            let chosen = match current.current().1 {
+                Some(group) => pred(group),
+                None => false,
+            };
+            if !chosen {
                 cursor = current.move_next();
                 continue;
             }
+            let (&cookie, slot) = current.current_mut();
+            let group = slot.take();
             // The cursor moves to the next node (or a previous one, which
             // `pred` already refused, when this was the last).
             let (next, node) = current.remove_current();
-            let (cookie, group) = node.to_key_value();
+            recycle(&mut self.spare, node.into_reservation());
             self.cookies.release_id(cookie as usize);
             GROUPS_DELIVERED.dec();
-            f(group);
+            if let Some(group) = group {
+                f(group);
+            }
             cursor = next;
         }
     }
+}
+
+/// Keeps a freed node for reuse, or frees it when enough are kept.
+fn recycle(spare: &mut KVec<Node>, node: Node) {
+    // Within the capacity taken in `Delivered::new`, so this never
+    // allocates; a node that does not fit drops with the error, freed.
+    let _ = spare.push_within_capacity(node);
 }
 
 impl Drop for Delivered {

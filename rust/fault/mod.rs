@@ -34,7 +34,6 @@ use kernel::{
 };
 
 use crate::{
-    counters,
     device::AttachHandle,
     object::{Object, ObjectHeader, Reservation},
     sys::iopf::{GroupList, IopfGroup},
@@ -74,7 +73,7 @@ pub(crate) struct Fault {
 impl Fault {
     fn new() -> Result<Arc<Self>> {
         let delivered = Delivered::new()?;
-        let groups = GroupList::new(&counters::GROUPS_QUEUED)?;
+        let groups = GroupList::new()?;
         Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::default(),

@@ -14,7 +14,7 @@
 use core::{mem::ManuallyDrop, ptr::NonNull};
 use kernel::{bindings, prelude::*, types::Opaque};
 
-use crate::counters::{Gauge, GROUPS_OWNED};
+use crate::counters::{GROUPS_OWNED, GROUPS_QUEUED};
 
 /// `IOMMU_PAGE_RESP_INVALID`: the request cannot be satisfied; the device
 /// must not retry it.
@@ -150,24 +150,18 @@ pub(crate) struct GroupList {
     /// it.
     head: KBox<Opaque<bindings::list_head>>,
     len: usize,
-    /// Follows `len`, summed over every list that shares it.
-    gauge: &'static Gauge,
 }
 
 // SAFETY: the list owns its groups, which are `Send`.
 unsafe impl Send for GroupList {}
 
 impl GroupList {
-    /// An empty list whose length is also counted in `gauge`.
-    pub(crate) fn new(gauge: &'static Gauge) -> Result<Self> {
+    /// An empty list; its length also counts in [`GROUPS_QUEUED`].
+    pub(crate) fn new() -> Result<Self> {
         let head = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
         // SAFETY: a fresh, unshared list head.
         unsafe { bindings::INIT_LIST_HEAD(head.get()) };
-        Ok(Self {
-            head,
-            len: 0,
-            gauge,
-        })
+        Ok(Self { head, len: 0 })
     }
 
     /// Whether no group is queued.
@@ -182,7 +176,7 @@ impl GroupList {
         // the head is live; the list now owns the group.
         unsafe { bindings::list_add_tail(group.node(), self.head.get()) };
         self.len += 1;
-        self.gauge.inc();
+        GROUPS_QUEUED.inc();
     }
 
     /// Puts `group` back first, as the next to be taken.
@@ -191,7 +185,7 @@ impl GroupList {
         // SAFETY: as in `push_back`.
         unsafe { rust_iommufd_list_add(group.node(), self.head.get()) };
         self.len += 1;
-        self.gauge.inc();
+        GROUPS_QUEUED.inc();
     }
 
     /// Takes the first group.
@@ -205,7 +199,7 @@ impl GroupList {
             let node = (*self.head.get()).next;
             rust_iommufd_list_del_init(node);
             self.len -= 1;
-            self.gauge.dec();
+            GROUPS_QUEUED.dec();
             Some(IopfGroup::from_node(node))
         }
     }
@@ -230,7 +224,7 @@ impl GroupList {
                 if pred(&group) {
                     rust_iommufd_list_del_init(node);
                     self.len -= 1;
-                    self.gauge.dec();
+                    GROUPS_QUEUED.dec();
                     f(ManuallyDrop::into_inner(group));
                 }
                 node = next;

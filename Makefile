@@ -6,6 +6,8 @@
 #   make run      build what is missing, boot the test kernel, load the
 #                 module and show it answering ioctls (the demo)
 #   make check    the same, then every test; ends "N passed, N failed"
+#   make check-cold  the fresh-machine path: make run and make check from a
+#                 fresh clone with an empty cache (kernel fetched and built)
 #   make compat   upstream's own iommu selftests against C iommufd.ko and
 #                 this module, side by side
 #   make bench    the IOPF benchmark: C iommufd.ko and this module side by
@@ -25,7 +27,7 @@
 TESTENV := tools/testenv
 SELFTESTS := tools/testing/selftests/iommufd_rust
 
-.PHONY: all modules run check compat bench rustfmt clean kernel deps htmldocs rustdoc
+.PHONY: all modules run check check-cold compat bench rustfmt clean kernel deps htmldocs rustdoc
 all: modules
 
 modules:
@@ -36,6 +38,9 @@ run:
 
 check:
 	@$(TESTENV)/check.sh
+
+check-cold:
+	@$(TESTENV)/check-cold.sh
 
 compat:
 	@$(TESTENV)/compat.sh

@@ -8,7 +8,8 @@ set -euo pipefail
 
 start=$(date +%s)
 kdir=$("$TESTENV_DIR/build.sh")
-log "built in $(($(date +%s) - start)) s; booting $kdir"
+build_seconds=$(($(date +%s) - start))
+log "built in $build_seconds s; booting $kdir"
 
 # The demo and the Rust example run in the VM (guest-check.sh); cargo
 # fetches the example's pinned crates itself.
@@ -27,10 +28,32 @@ upstream=
 [ "${CHECK_UPSTREAM:-1}" = 0 ] || upstream=$("$TESTENV_DIR/upstream-selftests.sh" "$kdir")
 results=$(mktemp -d /tmp/rust-iommufd-check.XXXXXX)
 selftests=$PROJECT_DIR/tools/testing/selftests/iommufd_rust
+
+# C iommufd.ko's results under upstream's selftests depend only on the
+# kernel and upstream's binaries: after one complete run they come from
+# the cache (make compat runs them again). Ours run every time.
+run_c=1 c_cache=
+if [ -n "$upstream" ]; then
+	c_cache=$(c_compat_cache "$kdir" "$upstream")
+	mkdir -p "$results/compat"
+	if c_compat_complete "$c_cache"; then
+		cp "$c_cache"/C.* "$results/compat/"
+		run_c=0
+		log "C iommufd.ko's upstream results from $c_cache (make compat runs them again)"
+	fi
+fi
+
+vm_start=$(date +%s)
 vm_status=0
-"$TESTENV_DIR/vm.sh" --rwdir "$results" "$kdir" -- \
+"$TESTENV_DIR/vm.sh" --timeout "$((run_c ? 3600 : 2400))" --rwdir "$results" "$kdir" -- \
 	"$TESTENV_DIR/guest-check.sh" "$results" "$PROJECT_DIR/rust_iommufd.ko" \
-	"$kdir/drivers/iommu/iommufd/iommufd.ko" "$selftests" "$upstream" || vm_status=$?
+	"$kdir/drivers/iommu/iommufd/iommufd.ko" "$selftests" "$upstream" "$run_c" ||
+	vm_status=$?
+vm_seconds=$(($(date +%s) - vm_start))
+if ((run_c)) && [ -n "$upstream" ] && c_compat_complete "$results/compat"; then
+	mkdir -p "$c_cache"
+	cp "$results/compat"/C.* "$c_cache/"
+fi
 
 # Upstream's selftests, C and ours side by side; the IOPF cases gate.
 [ -z "$upstream" ] ||
@@ -81,5 +104,20 @@ grep -q '^1\.\.' "$uapi_tap" ||	# a crash before the plan still counts
 	done
 } > "$results/docs.tap"
 
+# Where the time went: the guest's boot (to its first command), then each
+# program in the guest, as guest-check.sh measured them.
+{
+	echo "time: build ${build_seconds} s, VM ${vm_seconds} s (exit $vm_status)"
+	[ -f "$results/boot_seconds" ] &&
+		echo "time: guest boot $(cut -d. -f1 "$results/boot_seconds") s (to the first test command)"
+	[ -f "$results/times" ] && sed 's/^\(.*\) \([0-9]*\)$/time: \1 \2 s/' "$results/times"
+	for f in "$results"/compat/*.out; do
+		[ -f "$f" ] || continue
+		t=$(sed -n 's/^# exit .* after \([0-9]*\) s$/\1/p' "$f")
+		name=${f##*/}; name=${name%.out}
+		case $name in C.*) ((run_c)) || name="$name (cached)" ;; esac
+		echo "time: upstream $name ${t:-?} s"
+	done
+} | tee "$results/times.txt" >&2
 log "results in $results; total $(($(date +%s) - start)) s"
 exec "$TESTENV_DIR/tap-summary.sh" "$results"/*.tap

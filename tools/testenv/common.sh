@@ -38,6 +38,14 @@ TOOLS_DIR=$CACHE_DIR/tools
 export PATH="$LLVM_BIN:$TOOLS_DIR/bin:$TOOLS_DIR/venv/bin:$HOME/.cargo/bin:$PATH"
 
 log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
+
+# For scripts whose stdout a caller captures ($(kernel.sh), $(build.sh)...):
+# from here on everything a command prints goes to stderr, and only
+# result() writes to the real stdout (kept as fd 3). A tool that prints
+# progress on stdout (apt-get download, make) cannot end up in the
+# caller's variable.
+result_to_stdout() { exec 3>&1 1>&2; }
+result() { printf '%s\n' "$*" >&3; }
 die() { log "error: $*"; exit 1; }
 
 # make(1) arguments for the kernel tree, one per line: with KDIR, the
@@ -54,4 +62,32 @@ kmake_args() {
 		"RUST_LIB_SRC=$KRUST_LIB_SRC" "BINDGEN=$TOOLS_DIR/bin/bindgen" \
 		"CLIPPY_DRIVER=/usr/bin/clippy-driver" "RUSTDOC=/usr/bin/rustdoc" \
 		"RUSTFMT=/usr/bin/rustfmt"
+}
+
+# Where C iommufd.ko's results under upstream's selftests are kept: they
+# depend only on the kernel, upstream's binaries and how guest-compat.sh
+# runs them, never on this module, so make check reuses them and make
+# compat runs them again.
+#   c_compat_cache KDIR UPSTREAM_BINDIR
+c_compat_cache() {
+	local kernel
+	kernel=$(readlink -f "$1")
+	kernel="$kernel $(stat -c %Y "$kernel/vmlinux" 2>/dev/null)"
+	printf '%s\n' "$CACHE_DIR/compat-C/$( {
+		echo "$kernel"
+		basename "$2"
+		cat "$TESTENV_DIR/guest-compat.sh"
+	} | sha256sum | cut -c1-16)"
+}
+
+# True when a C run in OUTDIR completed: both programs reported an exit
+# status and neither was stopped by its time limit.
+#   c_compat_complete OUTDIR
+c_compat_complete() {
+	local prog rc
+	[ ! -e "$1/C.missing" ] || return 1
+	for prog in iommufd iommufd_fail_nth; do
+		rc=$(sed -n 's/^# exit \([0-9]*\) after .*/\1/p' "$1/C.$prog.out" 2>/dev/null)
+		case $rc in '' | 124 | 137) return 1 ;; esac
+	done
 }

@@ -15,9 +15,16 @@ guest='
 	insmod "$2" && "$4/guest-compat.sh" C "$1" "$5"; rmmod iommufd
 	insmod "$3" && "$4/guest-compat.sh" rust_iommufd "$1" "$5"; rmmod rust_iommufd
 	dmesg > "$1/dmesg.txt"'
+mkdir -p "$results/compat"
 "$TESTENV_DIR/vm.sh" --rwdir "$results" "$kdir" -- bash -c "$guest" guest \
 	"$results/compat" "$kdir/drivers/iommu/iommufd/iommufd.ko" \
 	"$PROJECT_DIR/rust_iommufd.ko" "$TESTENV_DIR" "$upstream" || true
+# make check reuses a complete C run (check.sh); this one is the newest.
+if c_compat_complete "$results/compat"; then
+	c_cache=$(c_compat_cache "$kdir" "$upstream")
+	mkdir -p "$c_cache"
+	cp "$results/compat"/C.* "$c_cache/"
+fi
 "$TESTENV_DIR/compat-table.sh" "$results/compat" "$results/upstream_compat.tap"
 log "raw outputs in $results/compat"
 exec "$TESTENV_DIR/tap-summary.sh" "$results/upstream_compat.tap"

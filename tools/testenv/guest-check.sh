@@ -8,17 +8,23 @@
 # against the in-tree C iommufd.ko (before anything of ours is loaded, and
 # before the slate is cleaned, so its reports are not counted against us),
 # then against this module after our own tests, so the leak and splat
-# checks cover them.
+# checks cover them. RUN_C=0 leaves the C run out (check.sh has its
+# results from the cache).
 #
-#   guest-check.sh RESULTS MODULE IOMMUFD_KO SELFTEST_DIR [UPSTREAM_BINDIR]
+#   guest-check.sh RESULTS MODULE IOMMUFD_KO SELFTEST_DIR [UPSTREAM_BINDIR [RUN_C]]
 set -u
-RESULTS=$1 MODULE=$2 IOMMUFD_KO=$3 SELFTESTS=$4 UPSTREAM=${5:-}
+RESULTS=$1 MODULE=$2 IOMMUFD_KO=$3 SELFTESTS=$4 UPSTREAM=${5:-} RUN_C=${6:-1}
 TESTENV=$(cd "$(dirname "$0")" && pwd)
 KMEMLEAK=/sys/kernel/debug/kmemleak
 
+# How long the guest took to get here, for check.sh's log.
+read -r boot_s _ < /proc/uptime
+echo "$boot_s" > "$RESULTS/boot_seconds"
+echo "# guest up after $boot_s s (kernel boot and virtme-ng's init)"
+
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 
-if [ -n "$UPSTREAM" ]; then
+if [ -n "$UPSTREAM" ] && [ "$RUN_C" = 1 ]; then
 	mkdir -p "$RESULTS/compat"
 	insmod "$IOMMUFD_KO" &&
 		"$TESTENV/guest-compat.sh" C "$RESULTS/compat" "$UPSTREAM"
@@ -41,45 +47,68 @@ if [ -w "$KMEMLEAK" ]; then
 fi
 dmesg -C
 
+# run_tap NAME LIMIT COMMAND...: run one TAP-printing program with a time
+# limit, into $RESULTS/NAME.tap, and note its time for check.sh's
+# breakdown. A program that crashed before its plan, or was stopped at its
+# limit, must not vanish from the count: either adds a failing line. The
+# limits are several times the program's time measured under TCG with
+# the debug kernel, so a loaded machine does not trip them.
+run_tap() {
+	local name=$1 limit=$2 start rc=0; shift 2
+	echo "=== $name"
+	start=$(date +%s)
+	# Through bash, so that COMMAND may be an exported function.
+	timeout -k 10 "$limit" bash -c '"$@"' run_tap "$@" 2>&1 | tee "$RESULTS/$name.tap"
+	rc=${PIPESTATUS[0]}
+	echo "$name $(($(date +%s) - start))" >> "$RESULTS/times"
+	grep -q '^1\.\.' "$RESULTS/$name.tap" ||
+		printf '1..1\nnot ok 1 %s printed no TAP plan\n' "$name" >> "$RESULTS/$name.tap"
+	if ((rc == 124 || rc == 137)); then
+		printf 'not ok 999 %s stopped at its limit of %s s\n' "$name" "$limit" >> "$RESULTS/$name.tap"
+	fi
+	return 0
+}
+
 # Each selftest program, in order. module_load.sh leaves the module loaded
 # under its default name for the programs after it.
 export MODULE IOMMUFD_KO
-for t in module_load.sh iommufd_core iommufd_mock iommufd_fault \
-	iommufd_hostile iommufd_fail_inject iommufd_stress; do
-	echo "=== $t"
-	(cd "$SELFTESTS" && "./$t") 2>&1 | tee "$RESULTS/$t.tap"
-	# A program that crashed before its plan must not vanish from the count.
-	grep -q '^1\.\.' "$RESULTS/$t.tap" ||
-		printf '1..1\nnot ok 1 %s printed no TAP plan\n' "$t" >> "$RESULTS/$t.tap"
-done
+cd "$SELFTESTS" || exit 1
+run_tap module_load.sh 120 ./module_load.sh
+run_tap iommufd_core 300 ./iommufd_core
+run_tap iommufd_mock 900 ./iommufd_mock
+run_tap iommufd_fault 600 ./iommufd_fault
+run_tap iommufd_hostile 300 ./iommufd_hostile
+run_tap iommufd_fail_inject 600 ./iommufd_fail_inject
+run_tap iommufd_stress 300 ./iommufd_stress
+cd / || exit 1
 
 # The IOPF benchmark's smoke run: tiny counts; any group lost, answered
 # twice or left unanswered fails its row.
-echo "=== iopf_bench --tap"
-"$TESTENV/../bench/iopf_bench" --tap /dev/iommu 2>&1 | tee "$RESULTS/iopf_bench.tap"
-grep -q '^1\.\.' "$RESULTS/iopf_bench.tap" ||
-	printf '1..1\nnot ok 1 iopf_bench printed no TAP plan\n' >> "$RESULTS/iopf_bench.tap"
+run_tap iopf_bench 300 "$TESTENV/../bench/iopf_bench" --tap /dev/iommu
 
 # The demo (make run's) and the Rust example on the published iommufd
 # crates, both built on the host by check.sh.
 PROJECT=$(cd "$TESTENV/../.." && pwd)
-echo "=== demo"
-{
+demo() {
+	local out rc=0
 	echo "1..1"
-	if out=$("$PROJECT/tools/demo/iommufd_demo" /dev/iommu 2>&1); then
+	out=$("$PROJECT/tools/demo/iommufd_demo" /dev/iommu 2>&1) || rc=$?
+	if ((rc == 0)); then
 		echo "ok 1 tools/demo: every group answered as the handler chose"
 	else
-		echo "not ok 1 tools/demo: exit status $?"
+		echo "not ok 1 tools/demo: exit status $rc"
 	fi
 	printf '%s\n' "$out" | sed 's/^/# /'
-} 2>&1 | tee "$RESULTS/demo.tap"
-echo "=== rust_example"
+}
+export -f demo
+export PROJECT
+run_tap demo 120 demo
 rust_example=$PROJECT/tools/rust-example/target/release/iommufd-rust-example
 if [ -x "$rust_example" ]; then
-	"$rust_example" /dev/iommu 2>&1 | tee "$RESULTS/rust_example.tap"
+	run_tap rust_example 120 "$rust_example" /dev/iommu
+else
+	printf '1..1\nnot ok 1 rust_example was not built\n' > "$RESULTS/rust_example.tap"
 fi
-grep -q '^1\.\.' "$RESULTS/rust_example.tap" 2>/dev/null ||
-	printf '1..1\nnot ok 1 rust_example printed no TAP plan\n' >> "$RESULTS/rust_example.tap"
 
 # The module's KUnit suites ran when module_load.sh loaded it; their KTAP
 # sits in debugfs while it stays loaded. Keep the per-case level.

@@ -13,9 +13,12 @@
 # KDIR=/path/to/built/tree skips all of this and prints $KDIR.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+# Callers capture stdout: it carries the one result line and nothing else.
+result_to_stdout
 
 # Bump when the build recipe below changes in a way that alters the result.
-RECIPE_REVISION=1
+# 2: allnoconfig + config.base instead of defconfig.
+RECIPE_REVISION=2
 
 variant=debug
 source_only=
@@ -33,13 +36,15 @@ done
 
 if [ -n "${KDIR:-}" ]; then
 	[ -f "$KDIR/Module.symvers" ] || die "KDIR=$KDIR is not a built kernel tree (no Module.symvers)"
-	echo "$KDIR"
+	result "$KDIR"
 	exit 0
 fi
 
-# The project's fragment (kselftest convention: a 'config' next to the
-# tests), plus a per-variant fragment.
-FRAGMENTS=("$PROJECT_DIR/tools/testing/selftests/iommufd_rust/config"
+# The base (what the guest and the tests need on top of allnoconfig), the
+# project's fragment (kselftest convention: a 'config' next to the tests),
+# plus a per-variant fragment.
+FRAGMENTS=("$TESTENV_DIR/config.base"
+	   "$PROJECT_DIR/tools/testing/selftests/iommufd_rust/config"
 	   "$TESTENV_DIR/config.$variant")
 for f in "${FRAGMENTS[@]}"; do [ -f "$f" ] || die "no config fragment $f"; done
 
@@ -65,7 +70,7 @@ fetch_source() {
 }
 mkdir -p "$CACHE_DIR"
 fetch_source
-if [ -n "$source_only" ]; then echo "$SRC_DIR"; exit 0; fi
+if [ -n "$source_only" ]; then result "$SRC_DIR"; exit 0; fi
 
 # --- key ------------------------------------------------------------------
 key=$( {
@@ -78,9 +83,9 @@ key=$( {
 	cat "${FRAGMENTS[@]}"
 } | sha256sum | cut -c1-16)
 BUILD_DIR=$CACHE_DIR/kernel/$variant-$key
-if [ -n "$print_dir" ]; then echo "$BUILD_DIR"; exit 0; fi
+if [ -n "$print_dir" ]; then result "$BUILD_DIR"; exit 0; fi
 if [ -f "$BUILD_DIR/.built" ]; then
-	echo "$BUILD_DIR"
+	result "$BUILD_DIR"
 	exit 0
 fi
 
@@ -88,14 +93,14 @@ fi
 mapfile -t KMAKE < <(kmake_args)
 log "configuring $variant kernel in $BUILD_DIR"
 rm -rf "$BUILD_DIR"; mkdir -p "$BUILD_DIR"
-make -s -C "$SRC_DIR" O="$BUILD_DIR" "${KMAKE[@]}" rustavailable >&2
+make -s -C "$SRC_DIR" O="$BUILD_DIR" "${KMAKE[@]}" rustavailable
 # virtme-ng's own fragment makes the guest bootable under vng; ours go
-# after it so they win.
+# after it so they win (config.base turns off its optional extras).
 virtme-configkernel --dry-run --arch x86_64 | grep -v '^##' > "$BUILD_DIR/virtme.config"
-make -s -C "$SRC_DIR" O="$BUILD_DIR" "${KMAKE[@]}" defconfig >&2
+make -s -C "$SRC_DIR" O="$BUILD_DIR" "${KMAKE[@]}" allnoconfig
 (cd "$SRC_DIR" && scripts/kconfig/merge_config.sh -m -O "$BUILD_DIR" \
 	"$BUILD_DIR/.config" "$BUILD_DIR/virtme.config" "${FRAGMENTS[@]}" >/dev/null)
-make -s -C "$SRC_DIR" O="$BUILD_DIR" "${KMAKE[@]}" olddefconfig >&2
+make -s -C "$SRC_DIR" O="$BUILD_DIR" "${KMAKE[@]}" olddefconfig
 
 # Every option a fragment asks for must have survived dependency resolution:
 # a silently dropped CONFIG_RUST or CONFIG_KASAN would make a useless kernel.
@@ -113,7 +118,7 @@ done < <(cat "${FRAGMENTS[@]}")
 jobs=$(($(nproc) + 1))
 log "building $variant kernel (-j$jobs); this takes a while on a cold cache"
 start=$(date +%s)
-make -s -C "$SRC_DIR" O="$BUILD_DIR" "${KMAKE[@]}" -j"$jobs" >&2
+make -s -C "$SRC_DIR" O="$BUILD_DIR" "${KMAKE[@]}" -j"$jobs"
 log "built in $(($(date +%s) - start)) s"
 touch "$BUILD_DIR/.built"
-echo "$BUILD_DIR"
+result "$BUILD_DIR"

@@ -12,6 +12,7 @@
 # the cache, keyed by the source they were built from.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+result_to_stdout
 
 kdir=${1:?usage: upstream-selftests.sh KDIR}
 src=$(readlink -f "$kdir/source" 2>/dev/null || echo "$kdir")
@@ -25,9 +26,9 @@ if [ ! -x "$out/iommufd" ] || [ ! -x "$out/iommufd_fail_nth" ]; then
 	log "building upstream iommu selftests from $src"
 	mapfile -t kmake < <(kmake_args)
 	# The exported uAPI headers of that kernel, as kselftest expects them.
-	make -s -C "$kdir" "${kmake[@]}" headers >&2
+	make -s -C "$kdir" "${kmake[@]}" headers
 	mkdir -p "$out"
 	make -s -C "$tests" OUTPUT="$out" CC=gcc \
-		KHDR_INCLUDES="-isystem $kdir/usr/include" >&2
+		KHDR_INCLUDES="-isystem $kdir/usr/include"
 fi
-echo "$out"
+result "$out"

@@ -65,8 +65,8 @@ kmake_args() {
 }
 
 # Where C iommufd.ko's results under upstream's selftests are kept: they
-# depend only on the kernel, upstream's binaries and how guest-compat.sh
-# runs them, never on this module, so make check reuses them and make
+# depend only on the kernel, upstream's binaries and how vm.sh and
+# guest-compat.sh run them, never on this module, so make check reuses them and make
 # compat runs them again.
 #   c_compat_cache KDIR UPSTREAM_BINDIR
 c_compat_cache() {
@@ -76,7 +76,7 @@ c_compat_cache() {
 	printf '%s\n' "$CACHE_DIR/compat-C/$( {
 		echo "$kernel"
 		basename "$2"
-		cat "$TESTENV_DIR/guest-compat.sh"
+		cat "$TESTENV_DIR/guest-compat.sh" "$TESTENV_DIR/vm.sh"
 	} | sha256sum | cut -c1-16)"
 }
 

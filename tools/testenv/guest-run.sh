@@ -6,6 +6,8 @@ set -eu
 MODULE=$1 DEMO=$2
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
+read -r up _ < /proc/uptime
+echo "(the guest is up after $up s: kernel boot and virtme-ng's init)"
 dmesg -C
 step uname -r
 step insmod "$MODULE"

@@ -18,8 +18,10 @@ vng_args=(--memory 2G --cpus 2 --user root)
 # no5lvl: with 5-level paging under TCG, an interrupt early in boot hits
 # KASAN shadow that is not mapped yet; the report taints the kernel and
 # switches lockdep off for the whole run (measured on the 7.3 test kernel).
-append="kmemleak=on no5lvl"
-timeout=1800
+# hugepages: a pool of 128 2 MiB pages (256 MiB of the 2 GiB) for the
+# MAP_HUGETLB cases of upstream's selftests.
+append="kmemleak=on no5lvl hugepages=128"
+timeout=3600
 while (($#)); do
 	case $1 in
 	--rwdir) vng_args+=(--rwdir "$2"); shift 2 ;;

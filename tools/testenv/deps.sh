@@ -4,6 +4,10 @@
 # when all is present: each step checks before it installs.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+# One installer at a time, when several checkouts start on one machine.
+mkdir -p "$CACHE_DIR"
+exec {deps_lock}>>"$CACHE_DIR/deps.lock"
+flock "$deps_lock"
 
 APT_PACKAGES=(
 	# kernel build

@@ -69,7 +69,12 @@ fetch_source() {
 	touch "$SRC_DIR/.extracted"
 }
 mkdir -p "$CACHE_DIR"
+# Two checkouts on one machine may get here at once: one fetches and
+# builds, the other waits and then finds the result.
+exec {src_lock}>>"$CACHE_DIR/src.lock"
+flock "$src_lock"
 fetch_source
+flock -u "$src_lock"
 if [ -n "$source_only" ]; then result "$SRC_DIR"; exit 0; fi
 
 # --- key ------------------------------------------------------------------
@@ -84,6 +89,9 @@ key=$( {
 } | sha256sum | cut -c1-16)
 BUILD_DIR=$CACHE_DIR/kernel/$variant-$key
 if [ -n "$print_dir" ]; then result "$BUILD_DIR"; exit 0; fi
+mkdir -p "$CACHE_DIR/kernel"
+exec {build_lock}>>"$BUILD_DIR.lock"
+flock "$build_lock"
 if [ -f "$BUILD_DIR/.built" ]; then
 	result "$BUILD_DIR"
 	exit 0

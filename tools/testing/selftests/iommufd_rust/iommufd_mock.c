@@ -138,6 +138,39 @@ TEST_F(mock, test_cmd_reserved_field_is_not_checked)
 	EXPECT_EQ(2U, cmd.mock_domain.out_stdev_id);
 }
 
+/*
+ * Intentional difference: the 4 bytes of tail padding after
+ * iommu_test_cmd::last come back as zero, whatever the caller put there
+ * (upstream copies its buffer back, so they come back as they went in).
+ * Before the module zeroed them, the response carried the caller's bytes
+ * back; before padding was explicit in the Rust structures, those bytes
+ * were not even defined.
+ */
+TEST_F(mock, test_cmd_padding_comes_back_zero)
+{
+	const size_t pad = offsetofend(struct iommu_test_cmd, last);
+	union {
+		struct iommu_test_cmd cmd;
+		__u8 raw[sizeof(struct iommu_test_cmd)];
+	} buf;
+	size_t i;
+
+	if (!testing_rust_iommufd())
+		SKIP(return, "%s: not rust_iommufd, upstream echoes the padding",
+		     iommufd_dev_path());
+	ASSERT_LT(pad, sizeof(buf.cmd));
+	memset(&buf, 0xa5, sizeof(buf));
+	buf.cmd.size = sizeof(buf.cmd);
+	buf.cmd.op = IOMMU_TEST_OP_MOCK_DOMAIN;
+	buf.cmd.id = self->ioas_id;
+	buf.cmd.__reserved = 0;
+	ASSERT_EQ(0, test_cmd(self->fd, &buf.cmd));
+	EXPECT_EQ(2U, buf.cmd.mock_domain.out_stdev_id);
+	for (i = pad; i < sizeof(buf.cmd); i++)
+		EXPECT_EQ(0, buf.raw[i])
+			TH_LOG("byte %zu of %zu", i, sizeof(buf.cmd));
+}
+
 TEST_F(mock, test_cmd_unknown_op_is_eopnotsupp)
 {
 	const __u32 ops[] = { 0, IOMMU_TEST_OP_DMABUF_REVOKE + 1, 1000,

@@ -32,7 +32,7 @@ use crate::{
     hwpt::{put_hwpt, HwptPaging, HwptRef},
     ioas::Ioas,
     mock::dev::MockDev,
-    object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation},
+    object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation, Serial},
     sys::iommu::{self as sys, Group},
     uapi::{self, iommu_hw_info},
     ucmd::{offset_end, Command, Ucmd},
@@ -95,8 +95,24 @@ impl Drop for AttachHandle {
 struct Attachment {
     hwpt: HwptRef,
     /// Known to the core until detached or replaced; boxed so it never
-    /// moves. Dropped after the core let go of it.
-    _handle: KBox<AttachHandle>,
+    /// moves. Dropped after the core let go of it: `None` only once
+    /// [`Device::unbind`] has detached it.
+    handle: Option<KBox<AttachHandle>>,
+}
+
+/// The attachments [`Device::unbind`] detached, each still holding its
+/// HWPT: the caller puts the references after releasing every lock.
+/// Handing back the tree itself means unbind allocates nothing under the
+/// device's lock.
+pub(crate) struct Detached(RBTree<u32, Attachment>);
+
+impl Iterator for Detached {
+    type Item = HwptRef;
+
+    fn next(&mut self) -> Option<HwptRef> {
+        let pasid = *self.0.keys().next()?;
+        self.0.remove(&pasid).map(|attachment| attachment.hwpt)
+    }
 }
 
 struct DeviceState {
@@ -195,11 +211,11 @@ impl Device {
         f(&self.dev, &mut state.vdevice)
     }
 
-    /// Forgets the vDEVICE at `addr` (destroyed by user space), if it is
-    /// still this device's.
-    pub(crate) fn forget_vdevice(&self, addr: usize) {
+    /// Forgets the vDEVICE with serial `serial` (destroyed by user space),
+    /// if it is still this device's.
+    pub(crate) fn forget_vdevice(&self, serial: Serial) {
         let mut state = self.state.lock();
-        if state.vdevice.is_some_and(|link| link.addr == addr) {
+        if state.vdevice.is_some_and(|link| link.serial == serial) {
             state.vdevice = None;
         }
     }
@@ -262,7 +278,7 @@ impl Device {
         };
         Ok(Attachment {
             hwpt,
-            _handle: handle,
+            handle: Some(handle),
         })
     }
 
@@ -313,32 +329,30 @@ impl Device {
     /// Detaches everything (PASIDs first, then the device itself), gives up
     /// DMA ownership and refuses further attachments. Returns the HWPT
     /// references the attachments held. Idempotent.
-    pub(crate) fn unbind(&self) -> KVec<HwptRef> {
-        let mut released = KVec::new();
+    ///
+    /// Nothing here allocates: the attachments leave in their own tree.
+    pub(crate) fn unbind(&self) -> Detached {
         let mut state = self.state.lock();
         if !state.bound {
-            return released;
+            return Detached(RBTree::new());
         }
-        // PASIDs first, the RID (IOMMU_NO_PASID) last.
-        loop {
-            let next = state
-                .attached
-                .keys()
-                .copied()
-                .find(|&p| p != bindings::IOMMU_NO_PASID)
-                .or_else(|| state.attached.keys().next().copied());
-            let Some(pasid) = next else { break };
-            if let Some(a) = state.attached.remove(&pasid) {
-                sys::detach(a.hwpt.domain(), &self.dev, &self.group, pasid);
-                // Should this fail, the reference is dropped here instead
-                // of by the caller: an automatic HWPT then stays until the
-                // file is closed.
-                let _ = released.push(a.hwpt, GFP_KERNEL);
+        let mut attached = core::mem::replace(&mut state.attached, RBTree::new());
+        // PASIDs first, the RID (IOMMU_NO_PASID) last. Each handle goes
+        // right after its detach, as a detach does (its pending faults are
+        // answered before DMA ownership is given up).
+        for rid in [false, true] {
+            for (&pasid, attachment) in attached.iter_mut() {
+                if (pasid == bindings::IOMMU_NO_PASID) != rid {
+                    continue;
+                }
+                sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid);
+                drop(attachment.handle.take());
             }
         }
         sys::release_dma_owner(&self.dev);
         state.bound = false;
-        released
+        drop(state);
+        Detached(attached)
     }
 
     /// The domain the core has attached at `pasid` through a handle.
@@ -464,41 +478,44 @@ impl Command for iommu_hw_info {
         let user = UserPtr::from_addr(cmd.data_uptr as usize);
         let user_len = cmd.data_len as usize;
         // SAFETY: a union of two `u32`s.
-        let mut data_type = unsafe { cmd.__bindgen_anon_1.in_data_type };
-        device.with_bound(|dev| {
-            let data_len = sys::hw_info(dev, &mut data_type, |data| {
-                // What fits, then zeroes to the end of the caller's buffer.
-                let copy = data.len().min(user_len);
-                let mut writer = UserSlice::new(user, user_len).writer();
-                writer.write_slice(&data[..copy])?;
-                let zeroes = [0u8; 64];
-                let mut left = user_len - copy;
-                while left > 0 {
-                    let n = left.min(zeroes.len());
-                    writer.write_slice(&zeroes[..n])?;
-                    left -= n;
-                }
-                Ok(data.len())
-            })?;
-            cmd.__bindgen_anon_1.out_data_type = data_type;
-            // The size we have, which may exceed the caller's buffer.
-            cmd.data_len = data_len as u32;
-            cmd.out_capabilities = 0;
+        let data_type = unsafe { cmd.__bindgen_anon_1.in_data_type };
+        // Only the driver's calls need the device bound; the copy to user
+        // space comes after the lock, so a stalled copy (a userfaultfd
+        // page) holds up nothing else the device does.
+        let (info, capabilities, max_pasids) = device.with_bound(|dev| {
+            let info = sys::hw_info(dev, data_type)?;
+            let mut capabilities = 0;
             if sys::capable(dev, bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING) {
-                cmd.out_capabilities |= u64::from(uapi::IOMMU_HW_CAP_DIRTY_TRACKING);
+                capabilities |= u64::from(uapi::IOMMU_HW_CAP_DIRTY_TRACKING);
             }
             if !sys::capable(dev, bindings::iommu_cap_IOMMU_CAP_PCI_ATS_SUPPORTED) {
-                cmd.out_capabilities |= u64::from(uapi::IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED);
+                capabilities |= u64::from(uapi::IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED);
             }
-            let max_pasids = sys::max_pasids(dev);
-            cmd.out_max_pasid_log2 = if max_pasids != 0 {
-                max_pasids.ilog2() as u8
-            } else {
-                0
-            };
-            Ok(())
+            Ok((info, capabilities, sys::max_pasids(dev)))
         })?;
         drop(device);
+        // What fits, then zeroes to the end of the caller's buffer.
+        let data = info.bytes();
+        let copy = data.len().min(user_len);
+        let mut writer = UserSlice::new(user, user_len).writer();
+        writer.write_slice(&data[..copy])?;
+        let zeroes = [0u8; 64];
+        let mut left = user_len - copy;
+        while left > 0 {
+            let n = left.min(zeroes.len());
+            writer.write_slice(&zeroes[..n])?;
+            left -= n;
+        }
+        cmd.__bindgen_anon_1.out_data_type = info.data_type();
+        // The size we have, which may exceed the caller's buffer.
+        cmd.data_len = data.len() as u32;
+        cmd.out_capabilities = capabilities;
+        cmd.out_max_pasid_log2 = if max_pasids != 0 {
+            max_pasids.ilog2() as u8
+        } else {
+            0
+        };
+        drop(info);
         ucmd.respond()
     }
 }

@@ -46,7 +46,7 @@ impl Selftest {
         // before the table lock, which comes first in the lock order.
         let link = self.device.take_vdevice();
         let mut objects = ctx.objects.lock();
-        let vdevice = link.and_then(|link| objects.unlink_at(link.id, link.addr as *const ()));
+        let vdevice = link.and_then(|link| objects.unlink_serial(link.id, link.serial));
         let device = objects.unlink(self.device.id(), self.device.arc());
         drop(objects);
         drop((vdevice, device));

@@ -29,7 +29,7 @@ use kernel::{
 use crate::{
     context::Context,
     device::Device,
-    object::{Object, ObjectHeader, ObjectRef, Reservation},
+    object::{Object, ObjectHeader, ObjectRef, Reservation, Serial},
     sys::iommu as sys,
     uapi::{self, iommu_vdevice_alloc},
     ucmd::{offset_end, Command, Ucmd},
@@ -100,9 +100,9 @@ impl VirtIds {
 pub(crate) struct VdeviceLink {
     /// The vDEVICE's object id.
     pub(crate) id: u32,
-    /// Its address, so that a later object under a reused id is never
-    /// taken for it.
-    pub(crate) addr: usize,
+    /// Its serial: the id alone may name a later object once the vDEVICE
+    /// is gone, and so may its address; the serial never does.
+    pub(crate) serial: Serial,
 }
 
 /// A virtual device.
@@ -115,13 +115,13 @@ pub(crate) struct Vdevice {
 }
 
 impl Vdevice {
-    fn addr(&self) -> usize {
-        core::ptr::from_ref(self) as usize
+    fn serial(&self) -> Serial {
+        self.header.serial()
     }
 
     /// `IOMMU_DESTROY` of the vDEVICE: the device may take a new one.
     pub(crate) fn destroy(&self) {
-        self.device.forget_vdevice(self.addr());
+        self.device.forget_vdevice(self.serial());
     }
 }
 
@@ -177,14 +177,14 @@ impl Command for iommu_vdevice_alloc {
             };
             *link = Some(VdeviceLink {
                 id,
-                addr: vdevice.addr(),
+                serial: vdevice.serial(),
             });
             Ok(vdevice)
         })?;
-        let addr = vdevice.addr();
+        let serial = vdevice.serial();
         ucmd.cmd.out_vdevice_id = id;
         if let Err(e) = ucmd.respond() {
-            device.forget_vdevice(addr);
+            device.forget_vdevice(serial);
             // Gives the virtual id back, then the reservation its id.
             drop(vdevice);
             return Err(e);
@@ -193,7 +193,7 @@ impl Command for iommu_vdevice_alloc {
         // An unbind since the link was set could not find the unpublished
         // vDEVICE to take it along: take it away as that unbind would have.
         if device.with_bound(|_| Ok(())).is_err() {
-            let removed = ctx.objects.lock().unlink_at(id, addr as *const ());
+            let removed = ctx.objects.lock().unlink_serial(id, serial);
             drop(removed);
         }
         Ok(())

@@ -14,10 +14,7 @@ use core::{
 use kernel::{bindings, device::Device, new_mutex, prelude::*, sync::Mutex, types::Opaque};
 
 use super::{ops::CTable, MockIommu};
-use crate::{
-    sys::{iommu as sys, zeroed},
-    uapi,
-};
+use crate::{sys::iommu as sys, uapi};
 
 /// Device flags user space may ask for (`MOCK_FLAGS_DEVICE_*`).
 const VALID_FLAGS: u32 = uapi::MOCK_FLAGS_DEVICE_NO_DIRTY | uapi::MOCK_FLAGS_DEVICE_PASID;
@@ -57,7 +54,7 @@ extern "C" {
 static DEV_TYPE: CTable<bindings::device_type> = CTable::new(bindings::device_type {
     name: kernel::str::as_char_ptr_in_const_context(c"rust_iommufd_mock"),
     release: Some(release),
-    ..zeroed()
+    ..pin_init::zeroed()
 });
 
 /// A mock device.
@@ -166,7 +163,15 @@ impl MockDev {
             return;
         }
         let mut users = self.iopf_users.lock();
-        *users = users.saturating_sub(1);
+        // Every domain counted out here was counted in by `enable_iopf`
+        // when the core attached it; going below zero is a bug, not
+        // something to paper over.
+        let Some(left) = users.checked_sub(1) else {
+            drop(users);
+            kernel::warn_on!(true);
+            return;
+        };
+        *users = left;
         if *users == 0 {
             // SAFETY: the device is on this queue (it had a user).
             unsafe { bindings::iopf_queue_remove_device(self.iommu().iopf_queue, self.raw()) };
@@ -298,7 +303,7 @@ impl MockDevRegistration {
     /// A counted reference to the device.
     pub(crate) fn device(&self) -> kernel::sync::aref::ARef<Device> {
         // SAFETY: the device is live (we hold a reference).
-        unsafe { sys::get_device(self.mock_dev().raw()) }
+        unsafe { Device::get_device(self.mock_dev().raw()) }
     }
 }
 

@@ -53,6 +53,12 @@ unsafe impl Sync for MockIommu {}
 
 const NAME: &CStr = c"rust_iommufd_mock_iommu";
 
+/// The iopf queue's name. The core names the queue's workqueue
+/// `iopf_queue/<name>`, which must fit `WQ_NAME_LEN` (32 bytes with its
+/// NUL) or the workqueue code truncates it with a warning at every load.
+const IOPF_QUEUE_NAME: &CStr = c"rust_iommufd-iopfq";
+const _: () = assert!(b"iopf_queue/".len() + IOPF_QUEUE_NAME.to_bytes().len() < 32);
+
 impl MockIommu {
     /// Registers the bus, the IOMMU and its iopf queue, in that order;
     /// undone by drop (see there), or here in reverse on failure.
@@ -95,7 +101,7 @@ impl MockIommu {
                     bindings::bus_unregister(bus);
                     return Err(e);
                 }
-                let queue = bindings::iopf_queue_alloc(c"rust_iommufd-mock-iopfq".as_char_ptr());
+                let queue = bindings::iopf_queue_alloc(IOPF_QUEUE_NAME.as_char_ptr());
                 if queue.is_null() {
                     sys::iommu_device_unregister_bus(iommu, bus, nb);
                     bindings::iommu_device_sysfs_remove(iommu);

@@ -14,7 +14,6 @@ use kernel::{
     device::Device,
     error::{from_err_ptr, to_result},
     prelude::*,
-    sync::aref::ARef,
 };
 
 #[allow(
@@ -137,32 +136,62 @@ pub(crate) fn report_device_fault(dev: &Device, evt: &mut bindings::iopf_fault) 
     to_result(unsafe { bindings::iommu_report_device_fault(raw_dev(dev), evt) })
 }
 
-/// Asks `dev`'s driver for its hardware information and passes it to `f`.
-/// `data_type` is the type asked for on entry and the type returned on exit.
-pub(crate) fn hw_info<R>(
-    dev: &Device,
-    data_type: &mut u32,
-    f: impl FnOnce(&[u8]) -> Result<R>,
-) -> Result<R> {
+/// Hardware information a driver's `hw_info` op returned.
+///
+/// # Invariants
+///
+/// `data` is NULL (no data) or a buffer of `len` bytes that the driver
+/// allocated with `kmalloc()` for us, owned by this value.
+pub(crate) struct HwInfo {
+    data: *mut u8,
+    len: usize,
+    data_type: u32,
+}
+
+impl HwInfo {
+    /// The driver's data.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        if self.data.is_null() {
+            return &[];
+        }
+        // SAFETY: by the type invariant, `len` bytes we own.
+        unsafe { core::slice::from_raw_parts(self.data, self.len) }
+    }
+
+    /// The type of the data (`IOMMU_HW_INFO_TYPE_*`).
+    pub(crate) fn data_type(&self) -> u32 {
+        self.data_type
+    }
+}
+
+impl Drop for HwInfo {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant, NULL or a kmalloc'ed buffer we own.
+        unsafe { bindings::kfree(self.data.cast()) };
+    }
+}
+
+/// Asks `dev`'s driver for its hardware information of type `data_type`
+/// (the driver may answer with another type, as the core allows).
+pub(crate) fn hw_info(dev: &Device, mut data_type: u32) -> Result<HwInfo> {
     let Some(hw_info) = dev_ops(dev)?.hw_info else {
-        *data_type = bindings::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_NONE;
-        return f(&[]);
+        return Ok(HwInfo {
+            data: core::ptr::null_mut(),
+            len: 0,
+            data_type: bindings::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_NONE,
+        });
     };
     let mut len = 0u32;
     // SAFETY: `dev` is a live device probed by the driver whose op this is;
     // `len` and `data_type` are valid for writes.
-    let data = from_err_ptr(unsafe { hw_info(raw_dev(dev), &mut len, data_type) })?;
-    let bytes = if data.is_null() {
-        &[][..]
-    } else {
-        // SAFETY: the op returned a kmalloc'ed buffer of `len` bytes.
-        unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len as usize) }
-    };
-    let result = f(bytes);
-    // SAFETY: the buffer is ours to free (hw_info's contract); `bytes` is
-    // not used after this.
-    unsafe { bindings::kfree(data) };
-    result
+    let data = from_err_ptr(unsafe { hw_info(raw_dev(dev), &mut len, &mut data_type) })?;
+    // INVARIANT: the op returned NULL or a kmalloc'ed buffer of `len` bytes
+    // that is ours to free (hw_info's contract).
+    Ok(HwInfo {
+        data: data.cast(),
+        len: len as usize,
+        data_type,
+    })
 }
 
 /// A reference to an `iommu_group`.
@@ -371,14 +400,4 @@ pub(crate) fn detach(domain: &Domain, dev: &Device, group: &Group, pasid: u32) {
             bindings::iommu_detach_device_pasid(domain.as_ptr(), raw_dev(dev), pasid);
         }
     }
-}
-
-/// Takes a counted reference to a raw device.
-///
-/// # Safety
-///
-/// `dev` must point to a live `struct device`.
-pub(crate) unsafe fn get_device(dev: *mut bindings::device) -> ARef<Device> {
-    // SAFETY: the caller guarantees a live device.
-    unsafe { Device::get_device(dev) }
 }

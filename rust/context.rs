@@ -49,7 +49,7 @@ impl MiscDevice for Context {
                 objects <- new_mutex!(table),
                 mock: crate::mock_iommu(misc),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 

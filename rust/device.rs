@@ -163,7 +163,7 @@ impl Device {
                     vdevice: None,
                 }),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         );
         let device = match device {
             Ok(device) => device,
@@ -260,7 +260,7 @@ impl Device {
                 dev_id: self.id,
                 fault: hwpt.fault().cloned(),
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         // On replace the old handle stays valid until the core has switched
         // to the new one (the caller drops it afterwards).
@@ -292,7 +292,7 @@ impl Device {
             return Err(EBUSY);
         }
         Self::check_pasid_compat(&state, &hwpt, pasid)?;
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let attachment = self.core_attach(pasid, hwpt, false)?;
         state.attached.insert(node.into_node(pasid, attachment));
         Ok(())
@@ -442,10 +442,10 @@ fn attach_auto(
     let reservation = Reservation::new(&ctx.objects)?;
     let hwpt = Arc::new(
         HwptPaging::new(device, ioas.clone(), 0, None, true)?,
-        GFP_KERNEL,
+        GFP_KERNEL_ACCOUNT,
     )?;
     let id = reservation.id();
-    auto.push(id, GFP_KERNEL)?;
+    auto.push(id, GFP_KERNEL_ACCOUNT)?;
     let user = HwptRef::Paging(reservation.user_of(&hwpt));
     let put = match change(device, pasid, user, replace) {
         Ok(put) => put,

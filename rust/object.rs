@@ -200,7 +200,7 @@ impl ObjectTable {
     /// An empty table.
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
-            ids: IdPool::with_capacity(64, GFP_KERNEL)?,
+            ids: IdPool::with_capacity(64, GFP_KERNEL_ACCOUNT)?,
             slots: RBTree::new(),
         })
     }
@@ -216,12 +216,19 @@ impl ObjectTable {
                 break unused.acquire();
             }
             // We sleep under a mutex, so grow in place.
-            let resizer = self.ids.grow_request().ok_or(EBUSY)?.realloc(GFP_KERNEL)?;
+            let resizer = self
+                .ids
+                .grow_request()
+                .ok_or(EBUSY)?
+                .realloc(GFP_KERNEL_ACCOUNT)?;
             self.ids.grow(resizer);
         };
         // `id <= MAX_ID` was checked above.
         let id = id as u32;
-        if let Err(e) = self.slots.try_create_and_insert(id, None, GFP_KERNEL) {
+        if let Err(e) = self
+            .slots
+            .try_create_and_insert(id, None, GFP_KERNEL_ACCOUNT)
+        {
             self.ids.release_id(id as usize);
             return Err(e);
         }

@@ -112,7 +112,7 @@ fn mock_domain(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     let reservation = Reservation::new(&ctx.objects)?;
     // Allocated first: once the device is bound, failing is undone by
     // `teardown`, which needs the finished object.
-    let slot = UniqueArc::new_uninit(GFP_KERNEL)?;
+    let slot = UniqueArc::new_uninit(GFP_KERNEL_ACCOUNT)?;
     let registration = MockDevRegistration::new(ctx.mock(), flags)?;
     let device = Device::bind(ctx, registration.device())?;
     let selftest: Arc<Selftest> = slot

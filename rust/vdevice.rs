@@ -53,7 +53,7 @@ impl VirtIds {
             pin_init!(Self {
                 devices <- new_mutex!(RBTree::new()),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 
@@ -77,7 +77,7 @@ impl VirtIds {
 
     /// Gives `dev` the virtual id `id`: `EEXIST` if another device has it.
     fn insert(&self, id: u64, dev: ARef<KDevice>) -> Result {
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let mut devices = self.devices.lock();
         if devices.get(&id).is_some() {
             return Err(EEXIST);
@@ -166,7 +166,7 @@ impl Command for iommu_vdevice_alloc {
                     device: device.arc().clone(),
                     virt_id: cmd.virt_id,
                 },
-                GFP_KERNEL,
+                GFP_KERNEL_ACCOUNT,
             );
             let vdevice = match vdevice {
                 Ok(vdevice) => vdevice,

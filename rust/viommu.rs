@@ -169,7 +169,7 @@ impl Command for iommu_viommu_alloc {
                 ops,
                 virt_ids: VirtIds::new()?,
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         ucmd.cmd.out_viommu_id = reservation.id();
         ucmd.respond()?;

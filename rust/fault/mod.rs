@@ -81,7 +81,7 @@ impl Fault {
                 pending <- new_mutex!(Pending { groups, open: true }),
                 readable <- new_poll_condvar!("rust_iommufd fault readable"),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 

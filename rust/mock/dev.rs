@@ -241,9 +241,9 @@ impl MockDevRegistration {
         }
         let cache = [const { AtomicU32::new(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT) }; CACHE_NUM];
         // Built in place: the records are too big for the stack.
-        let mut responses = KVec::with_capacity(GRPID_NUM, GFP_KERNEL)?;
+        let mut responses = KVec::with_capacity(GRPID_NUM, GFP_KERNEL_ACCOUNT)?;
         for _ in 0..GRPID_NUM {
-            responses.push(ResponseRecord::default(), GFP_KERNEL)?;
+            responses.push(ResponseRecord::default(), GFP_KERNEL_ACCOUNT)?;
         }
         let boxed = KBox::pin_init(
             pin_init!(MockDev {
@@ -256,7 +256,7 @@ impl MockDevRegistration {
                 responses,
                 responses_total: AtomicU32::new(0),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         // SAFETY: from here on the device's refcount owns the allocation;
         // it is never moved (the release callback rebuilds the `KBox`).

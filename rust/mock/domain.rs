@@ -67,7 +67,7 @@ impl MockPaging {
                 domain: core_domain(bindings::IOMMU_DOMAIN_UNMANAGED, &ops::PAGING_OPS),
                 dirty_tracking: AtomicBool::new(false),
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         let mock = KBox::into_raw(mock);
         // SAFETY: `mock` is valid and not yet shared.
@@ -127,7 +127,7 @@ impl MockNested {
                 iotlb: [const { AtomicU32::new(0) }; IOTLB_NUM],
                 viommu_ids,
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         for entry in &mock.iotlb {
             entry.store(iotlb, Ordering::Relaxed);

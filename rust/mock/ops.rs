@@ -161,7 +161,7 @@ unsafe extern "C" fn hw_info(
         flags: 0,
         test_reg: uapi::IOMMU_HW_INFO_SELFTEST_REGVAL,
     };
-    match KBox::new(info, GFP_KERNEL) {
+    match KBox::new(info, GFP_KERNEL_ACCOUNT) {
         Ok(info) => {
             // SAFETY: as above. The caller kfree()s the buffer.
             unsafe {

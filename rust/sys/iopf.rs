@@ -158,7 +158,7 @@ unsafe impl Send for GroupList {}
 impl GroupList {
     /// An empty list; its length also counts in [`GROUPS_QUEUED`].
     pub(crate) fn new() -> Result<Self> {
-        let head = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
+        let head = KBox::new(Opaque::uninit(), GFP_KERNEL_ACCOUNT)?;
         // SAFETY: a fresh, unshared list head.
         unsafe { bindings::INIT_LIST_HEAD(head.get()) };
         Ok(Self { head, len: 0 })

@@ -60,14 +60,10 @@ impl MiscDevice for Context {
         drop(objects);
     }
 
+    // No `compat_ioctl`: every iommufd structure has the same layout for
+    // 32- and 64-bit callers (pointers travel as __aligned_u64), so the
+    // misc device's default, `compat_ptr_ioctl()` into `ioctl`, is right.
     fn ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&ctx, file, cmd, arg)
-    }
-
-    // Every iommufd structure has the same layout for 32- and 64-bit
-    // callers (pointers travel as __aligned_u64).
-    #[cfg(CONFIG_COMPAT)]
-    fn compat_ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         ucmd::dispatch(&ctx, file, cmd, arg)
     }
 }

@@ -105,7 +105,7 @@ impl HwptPaging {
 }
 
 /// What a nested HWPT is nested on (held as a user).
-#[allow(dead_code, reason = "held as a user, not read")]
+#[expect(dead_code, reason = "held as a user, not read")]
 enum NestParent {
     Hwpt(ObjectRef<HwptPaging>),
     Viommu(ObjectRef<Viommu>),

@@ -59,7 +59,7 @@ macro_rules! object_kinds {
         }
 
         /// A counted reference to an object of any kind.
-        #[allow(dead_code, reason = "every kind is held as a user; not all are read")]
+        #[expect(dead_code, reason = "every kind is held as a user; not all are read")]
         pub(crate) enum AnyRef {
             $($(#[$doc])* $variant(ObjectRef<$kind>),)*
         }
@@ -89,7 +89,7 @@ macro_rules! object_kinds {
                 fn from_object(object: &Object) -> Option<&Arc<Self>> {
                     match object {
                         Object::$variant(o) => Some(o),
-                        #[allow(unreachable_patterns)]
+                        #[allow(unreachable_patterns, reason = "reachable unless there is one kind")]
                         _ => None,
                     }
                 }

@@ -9,11 +9,13 @@
 //! automatic HWPT (`hwpt_id`). Destroying the selftest object detaches and
 //! unbinds the device, removes the device object and the mock device.
 
-use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     bindings,
     prelude::*,
-    sync::{Arc, UniqueArc},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, UniqueArc,
+    },
 };
 
 use crate::{
@@ -63,7 +65,7 @@ impl Drop for Selftest {
 /// The memory limit `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` sets. Upstream
 /// sizes its page-pinning batches with it; this module pins no pages, so
 /// it is only kept.
-static MEMORY_LIMIT: AtomicU32 = AtomicU32::new(65536);
+static MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
 
 impl Command for iommu_test_cmd {
     const NR: u32 = uapi::IOMMUFD_CMD_BASE + 32;
@@ -82,7 +84,7 @@ impl Command for iommu_test_cmd {
                 if (limit as usize) < size_of::<usize>() + size_of::<u32>() {
                     return Err(EINVAL);
                 }
-                MEMORY_LIMIT.store(limit, Ordering::Relaxed);
+                MEMORY_LIMIT.store(limit, Relaxed);
                 Ok(())
             }
             uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB => check_iotlb(ucmd),
@@ -166,7 +168,7 @@ fn check_iotlb(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     let mock = MockNested::of(hwpt.domain()).ok_or(EINVAL)?;
     // An id past the last entry fails like a mismatch, as upstream.
     match mock.iotlb.get(check.id as usize) {
-        Some(entry) if entry.load(Ordering::Relaxed) == check.iotlb => Ok(()),
+        Some(entry) if entry.load(Relaxed) == check.iotlb => Ok(()),
         _ => Err(EINVAL),
     }
 }
@@ -202,7 +204,7 @@ fn check_dev_cache(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     let check = unsafe { ucmd.cmd.__bindgen_anon_1.check_dev_cache };
     let mdev = device.mock_dev().ok_or(EINVAL)?;
     match mdev.cache.get(check.id as usize) {
-        Some(entry) if entry.load(Ordering::Relaxed) == check.cache => Ok(()),
+        Some(entry) if entry.load(Relaxed) == check.cache => Ok(()),
         _ => Err(EINVAL),
     }
 }

@@ -28,9 +28,10 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     fs::file::FileDescriptorReservation,
-    new_mutex, new_poll_condvar,
+    new_mutex,
     prelude::*,
-    sync::{poll::PollCondVar, Arc, Mutex},
+    static_lock_class,
+    sync::{poll::PollCondVarBox, Arc, Mutex},
 };
 
 use crate::{
@@ -65,21 +66,23 @@ pub(crate) struct Fault {
     delivered: Mutex<Delivered>,
     #[pin]
     pending: Mutex<Pending>,
-    /// Wakes pollers when a group is queued.
-    #[pin]
-    readable: PollCondVar,
+    /// Wakes pollers when a group is queued. Boxed, as binder's: dropping
+    /// it frees it after an RCU grace period instead of waiting for one
+    /// (`synchronize_rcu()`) on every destroy.
+    readable: PollCondVarBox,
 }
 
 impl Fault {
     fn new() -> Result<Arc<Self>> {
         let delivered = Delivered::new()?;
         let groups = GroupList::new()?;
+        let readable = PollCondVarBox::new(c"rust_iommufd fault readable", static_lock_class!())?;
         Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::default(),
                 delivered <- new_mutex!(delivered),
                 pending <- new_mutex!(Pending { groups, open: true }),
-                readable <- new_poll_condvar!("rust_iommufd fault readable"),
+                readable,
             }),
             GFP_KERNEL_ACCOUNT,
         )

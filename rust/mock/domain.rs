@@ -5,8 +5,15 @@
 //! around it. They are allocated here as `KBox`es and freed by the `free`
 //! op.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use kernel::{bindings, prelude::*, sync::Arc, types::Opaque};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    types::Opaque,
+};
 
 use super::ops;
 use crate::{
@@ -24,7 +31,7 @@ pub(crate) const IOTLB_NUM: usize = uapi::MOCK_NESTED_DOMAIN_IOTLB_NUM as usize;
 pub(crate) struct MockPaging {
     domain: Opaque<bindings::iommu_domain>,
     /// Dirty tracking switched on (`set_dirty_tracking`).
-    pub(crate) dirty_tracking: AtomicBool,
+    pub(crate) dirty_tracking: Atomic<bool>,
 }
 
 /// A nested (stage-1) domain on a paging parent, with a mock IOTLB that
@@ -33,7 +40,7 @@ pub(crate) struct MockPaging {
 pub(crate) struct MockNested {
     domain: Opaque<bindings::iommu_domain>,
     /// The mock IOTLB slots: set at allocation, cleared by invalidation.
-    pub(crate) iotlb: [AtomicU32; IOTLB_NUM],
+    pub(crate) iotlb: [Atomic<u32>; IOTLB_NUM],
     /// The devices of the vIOMMU it was allocated for: attaching it needs
     /// the device's virtual id there.
     pub(crate) viommu_ids: Option<Arc<VirtIds>>,
@@ -65,7 +72,7 @@ impl MockPaging {
         let mock = KBox::new(
             Self {
                 domain: core_domain(bindings::IOMMU_DOMAIN_UNMANAGED, &ops::PAGING_OPS),
-                dirty_tracking: AtomicBool::new(false),
+                dirty_tracking: Atomic::new(false),
             },
             GFP_KERNEL_ACCOUNT,
         )?;
@@ -124,13 +131,13 @@ impl MockNested {
         let mock = KBox::new(
             Self {
                 domain: core_domain(bindings::IOMMU_DOMAIN_NESTED, &ops::NESTED_OPS),
-                iotlb: [const { AtomicU32::new(0) }; IOTLB_NUM],
+                iotlb: [const { Atomic::new(0) }; IOTLB_NUM],
                 viommu_ids,
             },
             GFP_KERNEL_ACCOUNT,
         )?;
         for entry in &mock.iotlb {
-            entry.store(iotlb, Ordering::Relaxed);
+            entry.store(iotlb, Relaxed);
         }
         let mock = KBox::into_raw(mock);
         // SAFETY: `mock` is valid.

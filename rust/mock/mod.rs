@@ -15,8 +15,12 @@
 //! Names differ from upstream's C selftest ("rust_iommufd_mock" rather than
 //! "iommufd_mock") so both can be loaded in the same boot.
 
-use core::sync::atomic::{AtomicU32, Ordering};
-use kernel::{bindings, faux, prelude::*, types::Opaque};
+use kernel::{
+    bindings, faux,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+    types::Opaque,
+};
 
 use crate::sys::iommu as sys;
 
@@ -42,7 +46,7 @@ pub(crate) struct MockIommu {
     /// Where the core queues page requests of mock devices with IOPF on.
     iopf_queue: *mut bindings::iopf_queue,
     /// Numbers mock device names.
-    next_dev: AtomicU32,
+    next_dev: Atomic<u32>,
 }
 
 // SAFETY: the raw fields are registered with the core, which locks them
@@ -110,7 +114,7 @@ impl MockIommu {
                 }
                 (&raw mut (*slot).parent).write(parent);
                 (&raw mut (*slot).iopf_queue).write(queue);
-                (&raw mut (*slot).next_dev).write(AtomicU32::new(0));
+                (&raw mut (*slot).next_dev).write(Atomic::new(0));
                 Ok(())
             })
         }
@@ -139,7 +143,7 @@ impl MockIommu {
     }
 
     fn next_dev_number(&self) -> u32 {
-        self.next_dev.fetch_add(1, Ordering::Relaxed)
+        self.next_dev.fetch_add(1, Relaxed)
     }
 }
 

@@ -7,8 +7,8 @@
 //! probed through `probe_device` (always mock devices: other buses are
 //! refused) and domains allocated by the alloc ops below.
 
-use core::{cell::UnsafeCell, sync::atomic::Ordering};
-use kernel::{bindings, prelude::*, uaccess::UserPtr};
+use core::cell::UnsafeCell;
+use kernel::{bindings, prelude::*, sync::atomic::Relaxed, uaccess::UserPtr};
 
 use super::{
     dev::MockDev,
@@ -313,11 +313,11 @@ unsafe extern "C" fn set_dev_pasid(
     if pasid == uapi::IOMMU_TEST_PASID_RESERVED {
         // SAFETY: as above.
         if unsafe { (*domain).type_ } == bindings::IOMMU_DOMAIN_BLOCKED {
-            mdev.pasid_1024_fake_error.store(false, Ordering::Relaxed);
-        } else if mdev.pasid_1024_fake_error.swap(false, Ordering::Relaxed) {
+            mdev.pasid_1024_fake_error.store(false, Relaxed);
+        } else if mdev.pasid_1024_fake_error.xchg(false, Relaxed) {
             return ENOMEM.to_errno();
         } else {
-            mdev.pasid_1024_fake_error.store(true, Ordering::Relaxed);
+            mdev.pasid_1024_fake_error.store(true, Relaxed);
         }
     }
     if let Err(e) = mdev.enable_iopf(domain) {
@@ -352,7 +352,7 @@ unsafe extern "C" fn set_dirty_tracking(
 ) -> c_int {
     // SAFETY: only paging domains have dirty ops.
     let mock = unsafe { MockPaging::from_raw(domain) };
-    mock.dirty_tracking.store(enable, Ordering::Relaxed);
+    mock.dirty_tracking.store(enable, Relaxed);
     0
 }
 
@@ -400,11 +400,9 @@ fn invalidate_entries(
             return Err(EINVAL);
         }
         if inv.flags & uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
-            mock.iotlb
-                .iter()
-                .for_each(|e| e.store(0, Ordering::Relaxed));
+            mock.iotlb.iter().for_each(|e| e.store(0, Relaxed));
         } else {
-            mock.iotlb[inv.iotlb_id as usize].store(0, Ordering::Relaxed);
+            mock.iotlb[inv.iotlb_id as usize].store(0, Relaxed);
         }
         *done += 1;
     }

@@ -16,7 +16,7 @@ use kernel::{
 
 use super::this_module;
 
-#[allow(
+#[expect(
     improper_ctypes,
     reason = "kernel structures behind pointers, declared as kernel::bindings declares them"
 )]

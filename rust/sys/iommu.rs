@@ -16,7 +16,7 @@ use kernel::{
     prelude::*,
 };
 
-#[allow(
+#[expect(
     improper_ctypes,
     reason = "kernel structures behind pointers, declared as kernel::bindings declares them"
 )]

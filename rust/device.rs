@@ -33,7 +33,7 @@ use crate::{
     ioas::Ioas,
     mock::dev::MockDev,
     object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation, Serial},
-    sys::iommu::{self as sys, Group},
+    sys::iommu::{self as sys, Group, ProbedDevice},
     uapi::{self, iommu_hw_info},
     ucmd::{offset_end, Command, Ucmd},
     vdevice::VdeviceLink,
@@ -41,6 +41,12 @@ use crate::{
 
 /// What the core keeps for an attachment; `handle` must be first, so the
 /// core's pointer to it is a pointer to this.
+///
+/// # Invariants
+///
+/// Once passed to [`sys::attach`], the handle lives in its box, unmoved,
+/// until the core has let go of it (detach, or a replace that moved the
+/// PASID to another handle); `dev_id` and `fault` never change.
 #[repr(C)]
 pub(crate) struct AttachHandle {
     handle: Opaque<bindings::iommu_attach_handle>,
@@ -65,7 +71,7 @@ impl AttachHandle {
     /// `'a`.
     pub(crate) unsafe fn from_core<'a>(handle: *mut bindings::iommu_attach_handle) -> &'a Self {
         // SAFETY: per the contract; `handle` is the first field of a
-        // `repr(C)` struct.
+        // `repr(C)` struct, so the pointers are the same.
         unsafe { &*handle.cast::<Self>() }
     }
 
@@ -115,6 +121,19 @@ impl Iterator for Detached {
     }
 }
 
+/// What [`Device::state`] protects.
+///
+/// # Invariants
+///
+/// - While `bound` is set, the device is on its bus and probed (its owner
+///   takes it off only after [`Device::unbind`]), and DMA ownership of its
+///   group is claimed for this context.
+/// - Every entry of `attached` is a domain the core has at that PASID
+///   through the entry's handle (`Some`), by [`sys::attach`] or a replace,
+///   until the entry is removed; `unbind` detaches each and takes its
+///   handle before handing the tree back.
+/// - Every attach, replace and detach on the device's group goes through
+///   the lock.
 struct DeviceState {
     /// Cleared by [`Device::unbind`]: the device takes no more attachments.
     bound: bool,
@@ -188,12 +207,17 @@ impl Device {
     /// The core's per-device IOMMU state lives until the device leaves its
     /// bus, which its owner does only after unbinding, and unbinding waits
     /// for `f`.
-    pub(crate) fn with_bound<R>(&self, f: impl FnOnce(&KDevice) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_bound<R>(&self, f: impl FnOnce(&ProbedDevice) -> Result<R>) -> Result<R> {
         let state = self.state.lock();
         if !state.bound {
             return Err(ENOENT);
         }
-        let result = f(&self.dev);
+        // SAFETY: `bind` found the device's IOMMU group, so a driver probed
+        // it; by the invariant of `DeviceState`, while `bound` is set the
+        // device is on its bus, and it leaves only after `unbind`, which
+        // waits for `state`, held until `f` returns.
+        let dev = unsafe { ProbedDevice::from_device(&self.dev) };
+        let result = f(dev);
         drop(state);
         result
     }
@@ -322,7 +346,9 @@ impl Device {
     pub(crate) fn detach(&self, pasid: u32) -> Option<HwptRef> {
         let mut state = self.state.lock();
         let attachment = state.attached.remove(&pasid)?;
-        sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid);
+        // SAFETY: by the invariant of `DeviceState`, the core has this
+        // HWPT's domain at `pasid` through this attachment's handle.
+        unsafe { sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid) };
         Some(attachment.hwpt)
     }
 
@@ -345,7 +371,9 @@ impl Device {
                 if (pasid == bindings::IOMMU_NO_PASID) != rid {
                     continue;
                 }
-                sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid);
+                // SAFETY: by the invariant of `DeviceState`, the core has
+                // this HWPT's domain at `pasid` through this handle.
+                unsafe { sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid) };
                 drop(attachment.handle.take());
             }
         }
@@ -357,9 +385,10 @@ impl Device {
 
     /// The domain the core has attached at `pasid` through a handle.
     pub(crate) fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
-        // Under the lock: the handle cannot be detached while we read it.
         let _state = self.state.lock();
-        self.group.attached_domain(pasid)
+        // SAFETY: every attach and detach of this device's group goes
+        // through `state`, which we hold.
+        unsafe { self.group.attached_domain(pasid) }
     }
 }
 

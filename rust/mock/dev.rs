@@ -241,6 +241,12 @@ impl MockDev {
 }
 
 /// A mock device on the bus, probed by the IOMMU core; unregistered on drop.
+///
+/// # Invariants
+///
+/// The pointer is a live `MockDev` added to the mock bus by
+/// [`MockDevRegistration::new`], on which this value owns the initial
+/// device reference; it stays on the bus until this value is dropped.
 pub(crate) struct MockDevRegistration(NonNull<MockDev>);
 
 // SAFETY: the device is reference counted and its state is locked or atomic.
@@ -306,13 +312,15 @@ impl MockDevRegistration {
                 bindings::put_device(dev);
                 return Err(e);
             }
+            // INVARIANT: added to the bus above; the initial reference is
+            // ours.
             Ok(Self(NonNull::new_unchecked(mdev)))
         }
     }
 
     /// The mock device.
     pub(crate) fn mock_dev(&self) -> &MockDev {
-        // SAFETY: we hold the initial reference.
+        // SAFETY: by the type invariant, we hold the initial reference.
         unsafe { self.0.as_ref() }
     }
 

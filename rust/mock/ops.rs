@@ -189,7 +189,7 @@ pub(crate) unsafe fn read_selftest_data(
         UserPtr::from_ptr(data.uptr),
         data.len,
         uapi::IOMMU_HWPT_DATA_SELFTEST,
-        crate::ucmd::offset_end!(iommu_hwpt_selftest, iotlb),
+        crate::uapi::offset_end!(iommu_hwpt_selftest, iotlb),
     )
 }
 
@@ -391,7 +391,7 @@ fn invalidate_entries(
             UserPtr::from_addr(array.uptr as usize).wrapping_byte_add(offset),
             array.entry_len,
             uapi::IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-            crate::ucmd::offset_end!(iommu_hwpt_invalidate_selftest, iotlb_id),
+            crate::uapi::offset_end!(iommu_hwpt_invalidate_selftest, iotlb_id),
         )?;
         if inv.flags & !uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
             return Err(EOPNOTSUPP);

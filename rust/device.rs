@@ -31,7 +31,6 @@ use crate::{
     fault::Fault,
     hwpt::{put_hwpt, HwptPaging, HwptRef},
     ioas::Ioas,
-    mock::dev::MockDev,
     object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation, Serial},
     sys::iommu::{self as sys, Group, ProbedDevice},
     uapi::{self, iommu_hw_info},
@@ -196,11 +195,10 @@ impl Device {
         Ok(user)
     }
 
-    /// The mock device behind this one, if it is one. (The memory is
-    /// ours for as long as we live; its IOMMU state is not: see
-    /// [`Self::with_bound`].)
-    pub(crate) fn mock_dev(&self) -> Option<&MockDev> {
-        MockDev::from_device(&self.dev)
+    /// The device's `struct device`. (The memory is ours for as long as we
+    /// live; its IOMMU state is not: see [`Self::with_bound`].)
+    pub(crate) fn kdev(&self) -> &KDevice {
+        &self.dev
     }
 
     /// Runs `f` on the device while it is bound (`ENOENT` once unbound).

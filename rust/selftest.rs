@@ -22,7 +22,10 @@ use crate::{
     context::Context,
     device::{attach_pt, Device},
     hwpt::{put_hwpt, HwptNested, HwptRef},
-    mock::{dev::MockDevRegistration, domain::MockNested},
+    mock::{
+        dev::{MockDev, MockDevRegistration},
+        domain::MockNested,
+    },
     object::{Object, ObjectHeader, ObjectRef, Reservation},
     uapi::{self, iommu_test_cmd},
     ucmd::{offset_end, Command, Ucmd},
@@ -202,7 +205,7 @@ fn check_dev_cache(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     let device = ucmd.ctx.objects.lock().get::<Device>(ucmd.cmd.id)?;
     // SAFETY: a union of plain integers.
     let check = unsafe { ucmd.cmd.__bindgen_anon_1.check_dev_cache };
-    let mdev = device.mock_dev().ok_or(EINVAL)?;
+    let mdev = MockDev::from_device(device.kdev()).ok_or(EINVAL)?;
     match mdev.cache.get(check.id as usize) {
         Some(entry) if entry.load(Relaxed) == check.cache => Ok(()),
         _ => Err(EINVAL),
@@ -227,7 +230,7 @@ const GROUP_ADDR_STEP: u64 = 0x1000;
 /// page request interrupt would.
 fn report_fault_group(ctx: &Context, group: &FaultGroup) -> Result {
     let device = ctx.objects.lock().get::<Device>(group.dev_id)?;
-    if device.mock_dev().is_none() {
+    if MockDev::from_device(device.kdev()).is_none() {
         return Err(EINVAL);
     }
     let pasid_flag = if group.pasid != bindings::IOMMU_NO_PASID {
@@ -298,7 +301,7 @@ fn iopf_response(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     // SAFETY: a union of plain integers.
     let req = unsafe { ucmd.cmd.__bindgen_anon_1.iopf_response };
     let device = ucmd.ctx.objects.lock().get::<Device>(req.dev_id)?;
-    let mdev = device.mock_dev().ok_or(EINVAL)?;
+    let mdev = MockDev::from_device(device.kdev()).ok_or(EINVAL)?;
     let taken = mdev.take_responses(req.grpid).ok_or(EINVAL)?;
     let mut out = req;
     out.out_count = taken.count;

@@ -134,7 +134,9 @@ impl Command for iommu_viommu_alloc {
         let device = ctx.objects.lock().get::<Device>(cmd.dev_id)?;
         // The driver's answer to "what size is a vIOMMU of this type":
         // only the mock IOMMU has one, of the selftest type.
-        if device.mock_dev().is_none() || cmd.type_ != uapi::IOMMU_VIOMMU_TYPE_SELFTEST {
+        if MockDev::from_device(device.kdev()).is_none()
+            || cmd.type_ != uapi::IOMMU_VIOMMU_TYPE_SELFTEST
+        {
             return Err(EOPNOTSUPP);
         }
         let ops = device.with_bound(|dev| sys::dev_ops_ptr(dev).ok_or(EOPNOTSUPP))?;

@@ -60,9 +60,9 @@ KNOWN = {
     ("object", "selftest"),
     # A context carries the module's mock IOMMU for selftest devices.
     ("context", "mock"), ("context", "root:mock_iommu"),
-    # The device object finds its mock device, and the vIOMMU calls the
-    # mock driver directly: both want a driver ops trait.
-    ("device", "mock"), ("viommu", "mock"),
+    # The vIOMMU calls the mock driver directly: it wants a driver ops
+    # trait, as upstream's iommufd_viommu_ops.
+    ("viommu", "mock"),
     # The mock's nested domains consult the vIOMMU's virtual ids.
     ("mock", "vdevice"),
 }

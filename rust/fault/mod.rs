@@ -76,13 +76,13 @@ impl Fault {
     fn new() -> Result<Arc<Self>> {
         let delivered = Delivered::new()?;
         let groups = GroupList::new()?;
-        let readable = PollCondVarBox::new(c"rust_iommufd fault readable", static_lock_class!())?;
+        let condvar = PollCondVarBox::new(c"rust_iommufd fault readable", static_lock_class!())?;
         Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::default(),
                 delivered <- new_mutex!(delivered),
                 pending <- new_mutex!(Pending { groups, open: true }),
-                readable,
+                readable: condvar,
             }),
             GFP_KERNEL_ACCOUNT,
         )

@@ -182,12 +182,10 @@ impl MockDev {
         // Every domain counted out here was counted in by `enable_iopf`
         // when the core attached it; going below zero is a bug, not
         // something to paper over.
-        let Some(left) = users.checked_sub(1) else {
-            drop(users);
-            kernel::warn_on!(true);
+        if kernel::warn_on!(*users == 0) {
             return;
-        };
-        *users = left;
+        }
+        *users -= 1;
         if *users == 0 {
             // SAFETY: the device is on this queue (it had a user).
             unsafe { bindings::iopf_queue_remove_device(self.iommu().iopf_queue, self.raw()) };

@@ -10,7 +10,7 @@ use kernel::{
     sync::{Arc, ArcBorrow, Mutex},
 };
 
-use crate::{mock::MockIommu, object::ObjectTable, ucmd};
+use crate::{mock::MockIommu, object::ObjectTable, sys::viommu::ViommuDriver, ucmd};
 
 /// The state behind one open of the device.
 #[pin_data]
@@ -28,6 +28,12 @@ pub(crate) struct Context {
 impl Context {
     /// The module's mock IOMMU.
     pub(crate) fn mock(&self) -> &MockIommu {
+        self.mock
+    }
+
+    /// The vIOMMU side of the IOMMU driver behind this context's devices
+    /// (the mock IOMMU's: there is no other driver of ours).
+    pub(crate) fn viommu_driver(&self) -> &'static dyn ViommuDriver {
         self.mock
     }
 

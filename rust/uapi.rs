@@ -126,3 +126,25 @@ pub(crate) fn copy_user_data<T: UapiStruct>(
     value.zero_padding();
     Ok(value)
 }
+
+/// Reads a `C` of `user_size` bytes, applying the size rules of extensible
+/// structures (`copy_struct_from_user()`'s): short reads zero-extend, long ones must
+/// have a zero tail (`E2BIG`). The structure's padding reads as zero,
+/// whatever the caller passed there.
+pub(crate) fn read_extensible<C: UapiStruct>(user: UserPtr, user_size: usize) -> Result<C> {
+    let mut cmd = C::default();
+    let known = user_size.min(size_of::<C>());
+    let mut reader = UserSlice::new(user, user_size).reader();
+    reader.read_slice(&mut cmd.as_bytes_mut()[..known])?;
+
+    let mut tail = [0u8; 64];
+    while !reader.is_empty() {
+        let len = reader.len().min(tail.len());
+        reader.read_slice(&mut tail[..len])?;
+        if tail[..len].iter().any(|&b| b != 0) {
+            return Err(E2BIG);
+        }
+    }
+    cmd.zero_padding();
+    Ok(cmd)
+}

@@ -21,7 +21,7 @@ use crate::{
     uapi::{self, iommufd_ioctl, UapiStruct},
 };
 
-pub(crate) use crate::uapi::offset_end;
+pub(crate) use crate::uapi::{offset_end, read_extensible};
 
 /// An ioctl and its argument structure.
 pub(crate) trait Command: UapiStruct {
@@ -53,28 +53,6 @@ impl<C: Command> Ucmd<'_, C> {
             .writer()
             .write_slice(&self.cmd.as_bytes()[..len])
     }
-}
-
-/// Reads a `C` of `user_size` bytes, applying the size rules above
-/// (`copy_struct_from_user()`'s): short reads zero-extend, long ones must
-/// have a zero tail (`E2BIG`). The structure's padding reads as zero,
-/// whatever the caller passed there.
-pub(crate) fn read_extensible<C: UapiStruct>(user: UserPtr, user_size: usize) -> Result<C> {
-    let mut cmd = C::default();
-    let known = user_size.min(size_of::<C>());
-    let mut reader = UserSlice::new(user, user_size).reader();
-    reader.read_slice(&mut cmd.as_bytes_mut()[..known])?;
-
-    let mut tail = [0u8; 64];
-    while !reader.is_empty() {
-        let len = reader.len().min(tail.len());
-        reader.read_slice(&mut tail[..len])?;
-        if tail[..len].iter().any(|&b| b != 0) {
-            return Err(E2BIG);
-        }
-    }
-    cmd.zero_padding();
-    Ok(cmd)
 }
 
 fn run<C: Command>(ctx: &Context, file: &File, user: UserPtr, user_size: usize) -> Result<isize> {

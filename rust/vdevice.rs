@@ -30,7 +30,7 @@ use crate::{
     context::Context,
     device::Device,
     object::{Object, ObjectHeader, ObjectRef, Reservation, Serial},
-    sys::iommu as sys,
+    sys::{iommu as sys, viommu::VirtualDevices},
     uapi::{self, iommu_vdevice_alloc},
     ucmd::{offset_end, Command, Ucmd},
     viommu::Viommu,
@@ -57,24 +57,6 @@ impl VirtIds {
         )
     }
 
-    /// Whether the device whose core `struct device` is `dev` has a
-    /// virtual id here.
-    pub(crate) fn contains(&self, dev: *const kernel::bindings::device) -> bool {
-        let devices = self.devices.lock();
-        let found = devices
-            .values()
-            .any(|d| core::ptr::eq(sys::raw_dev(d), dev));
-        found
-    }
-
-    /// Runs `f` on the device with virtual id `id`, under the table's lock
-    /// (so the device keeps its id for the call). `None` if no device has
-    /// it.
-    pub(crate) fn with_device<R>(&self, id: u64, f: impl FnOnce(&KDevice) -> R) -> Option<R> {
-        let devices = self.devices.lock();
-        devices.get(&id).map(|dev| f(dev))
-    }
-
     /// Gives `dev` the virtual id `id`: `EEXIST` if another device has it.
     fn insert(&self, id: u64, dev: ARef<KDevice>) -> Result {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
@@ -91,6 +73,28 @@ impl VirtIds {
         let removed = self.devices.lock().remove(&id);
         // The device reference goes after the lock.
         drop(removed);
+    }
+}
+
+impl VirtualDevices for VirtIds {
+    fn contains(&self, dev: *const kernel::bindings::device) -> bool {
+        let devices = self.devices.lock();
+        let found = devices
+            .values()
+            .any(|d| core::ptr::eq(sys::raw_dev(d), dev));
+        found
+    }
+
+    /// Under the table's lock, so the device keeps its id for the call.
+    fn with_device(&self, id: u64, f: &mut dyn FnMut(&KDevice)) -> bool {
+        let devices = self.devices.lock();
+        match devices.get(&id) {
+            Some(dev) => {
+                f(dev);
+                true
+            }
+            None => false,
+        }
     }
 }
 

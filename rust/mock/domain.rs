@@ -17,9 +17,11 @@ use kernel::{
 
 use super::ops;
 use crate::{
-    sys::iommu::{Domain, UserData},
+    sys::{
+        iommu::{Domain, UserData},
+        viommu::VirtualDevices,
+    },
     uapi,
-    vdevice::VirtIds,
 };
 
 /// Mock IOTLB entries of a nested domain.
@@ -43,7 +45,7 @@ pub(crate) struct MockNested {
     pub(crate) iotlb: [Atomic<u32>; IOTLB_NUM],
     /// The devices of the vIOMMU it was allocated for: attaching it needs
     /// the device's virtual id there.
-    pub(crate) viommu_ids: Option<Arc<VirtIds>>,
+    pub(crate) viommu_ids: Option<Arc<dyn VirtualDevices>>,
 }
 
 /// Builds the core's part of a domain.
@@ -117,7 +119,7 @@ impl MockNested {
     /// A new nested domain for a vIOMMU, from the selftest user data.
     pub(crate) fn alloc_for_viommu(
         data: &UserData,
-        viommu_ids: Arc<VirtIds>,
+        viommu_ids: Arc<dyn VirtualDevices>,
     ) -> Result<*mut bindings::iommu_domain> {
         // SAFETY: `data` is valid for the call.
         let cfg = unsafe { ops::read_selftest_data(data) }?;
@@ -126,7 +128,7 @@ impl MockNested {
 
     fn alloc_with(
         iotlb: u32,
-        viommu_ids: Option<Arc<VirtIds>>,
+        viommu_ids: Option<Arc<dyn VirtualDevices>>,
     ) -> Result<*mut bindings::iommu_domain> {
         let mock = KBox::new(
             Self {

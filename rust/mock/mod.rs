@@ -27,6 +27,7 @@ use crate::sys::iommu as sys;
 pub(crate) mod dev;
 pub(crate) mod domain;
 pub(crate) mod ops;
+mod viommu;
 
 /// PASID width of the mock IOMMU and of PASID-capable mock devices.
 pub(crate) const PASID_WIDTH: u32 = crate::uapi::MOCK_PASID_WIDTH;

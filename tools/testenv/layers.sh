@@ -60,11 +60,6 @@ KNOWN = {
     ("object", "selftest"),
     # A context carries the module's mock IOMMU for selftest devices.
     ("context", "mock"), ("context", "root:mock_iommu"),
-    # The vIOMMU calls the mock driver directly: it wants a driver ops
-    # trait, as upstream's iommufd_viommu_ops.
-    ("viommu", "mock"),
-    # The mock's nested domains consult the vIOMMU's virtual ids.
-    ("mock", "vdevice"),
 }
 
 

@@ -25,6 +25,7 @@ use crate::{
     mock::{
         dev::{MockDev, MockDevRegistration},
         domain::MockNested,
+        MockIommu,
     },
     object::{Object, ObjectHeader, ObjectRef, Reservation},
     uapi::{self, iommu_test_cmd},
@@ -118,7 +119,11 @@ fn mock_domain(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     // Allocated first: once the device is bound, failing is undone by
     // `teardown`, which needs the finished object.
     let slot = UniqueArc::new_uninit(GFP_KERNEL_ACCOUNT)?;
-    let registration = MockDevRegistration::new(ctx.mock(), flags)?;
+    let mock = ctx
+        .test_driver()
+        .downcast_ref::<MockIommu>()
+        .ok_or(ENODEV)?;
+    let registration = MockDevRegistration::new(mock, flags)?;
     let device = Device::bind(ctx, registration.device())?;
     let selftest: Arc<Selftest> = slot
         .write(Selftest {

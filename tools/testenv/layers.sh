@@ -58,8 +58,6 @@ KNOWN = {
     ("object", "ioas"), ("object", "device"), ("object", "hwpt"),
     ("object", "fault"), ("object", "viommu"), ("object", "vdevice"),
     ("object", "selftest"),
-    # A context carries the module's mock IOMMU for selftest devices.
-    ("context", "mock"), ("context", "root:mock_iommu"),
 }
 
 

@@ -27,7 +27,7 @@
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    fs::file::FileDescriptorReservation,
+    fs::file::{flags, FileDescriptorReservation},
     new_mutex,
     prelude::*,
     static_lock_class,
@@ -166,7 +166,7 @@ impl Command for iommu_fault_alloc {
         // The fd counts as a user of the object (destroy is EBUSY while it
         // is open) and keeps this iommufd file open, as upstream's does.
         let file = file::FaultFile::create(reservation.user_of(&fault), ucmd.file.into())?;
-        let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+        let fd = FileDescriptorReservation::get_unused_fd_flags(flags::O_CLOEXEC)?;
         ucmd.cmd.out_fault_id = reservation.id();
         ucmd.cmd.out_fault_fd = fd.reserved_fd();
         // On failure the fd number is given back, the file released and the

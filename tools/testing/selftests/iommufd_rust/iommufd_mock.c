@@ -170,9 +170,10 @@ TEST_F(mock, test_cmd_padding_comes_back_zero)
 	buf.cmd.__reserved = 0;
 	ASSERT_EQ(0, test_cmd(self->fd, &buf.cmd));
 	EXPECT_EQ(2U, buf.cmd.mock_domain.out_stdev_id);
-	for (i = pad; i < sizeof(buf.cmd); i++)
+	for (i = pad; i < sizeof(buf.cmd); i++) {
 		EXPECT_EQ(0, buf.raw[i])
 			TH_LOG("byte %zu of %zu", i, sizeof(buf.cmd));
+	}
 }
 
 TEST_F(mock, test_cmd_unknown_op_is_eopnotsupp)

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One open file of the misc device: the iommufd context.
+//! One open file of the misc device: the iommufd context. (The misc
+//! device's open, release and ioctl methods are in the crate root, which
+//! knows the drivers a context is given.)
 
+use core::any::Any;
 use kernel::{
-    fs::File,
-    miscdevice::{MiscDevice, MiscDeviceRegistration},
     new_mutex,
     prelude::*,
-    sync::{Arc, ArcBorrow, Mutex},
+    sync::{Arc, Mutex},
 };
 
-use crate::{mock::MockIommu, object::ObjectTable, ucmd};
+use crate::{object::ObjectTable, sys::viommu::ViommuDriver};
 
 /// The state behind one open of the device.
 #[pin_data]
@@ -21,53 +22,43 @@ pub(crate) struct Context {
     /// or across a copy to or from user space.
     #[pin]
     pub(crate) objects: Mutex<ObjectTable>,
-    /// The module's mock IOMMU, which selftest devices are created on.
-    mock: &'static MockIommu,
+    /// The vIOMMU side of the IOMMU driver behind this context's devices.
+    viommu_driver: &'static dyn ViommuDriver,
+    /// The driver selftest devices are created on, for the selftest layer
+    /// (the core does not know its type).
+    test_driver: &'static (dyn Any + Send + Sync),
 }
 
 impl Context {
-    /// The module's mock IOMMU.
-    pub(crate) fn mock(&self) -> &MockIommu {
-        self.mock
+    /// A context with no objects yet.
+    pub(crate) fn new(
+        viommu_driver: &'static dyn ViommuDriver,
+        test_driver: &'static (dyn Any + Send + Sync),
+    ) -> Result<Arc<Self>> {
+        let table = ObjectTable::new()?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                objects <- new_mutex!(table),
+                viommu_driver,
+                test_driver,
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// The vIOMMU side of the IOMMU driver behind this context's devices.
+    pub(crate) fn viommu_driver(&self) -> &'static dyn ViommuDriver {
+        self.viommu_driver
+    }
+
+    /// The driver selftest devices are created on.
+    pub(crate) fn test_driver(&self) -> &'static (dyn Any + Send + Sync) {
+        self.test_driver
     }
 
     /// The cookie that tells the core which owner claimed a device's DMA:
     /// this context, as upstream uses its `iommufd_ctx`.
     pub(crate) fn dma_owner(&self) -> *mut c_void {
         core::ptr::from_ref(self).cast_mut().cast()
-    }
-}
-
-#[vtable]
-impl MiscDevice for Context {
-    type Ptr = Arc<Self>;
-
-    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Self>> {
-        let table = ObjectTable::new()?;
-        Arc::pin_init(
-            try_pin_init!(Self {
-                objects <- new_mutex!(table),
-                mock: crate::mock_iommu(misc),
-            }),
-            GFP_KERNEL,
-        )
-    }
-
-    fn release(ctx: Arc<Self>, _file: &File) {
-        // Unlink everything under the lock, tear down outside it. Objects
-        // hold references to what they depend on, so any order is safe.
-        let objects = ctx.objects.lock().take_all();
-        drop(objects);
-    }
-
-    fn ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&ctx, file, cmd, arg)
-    }
-
-    // Every iommufd structure has the same layout for 32- and 64-bit
-    // callers (pointers travel as __aligned_u64).
-    #[cfg(CONFIG_COMPAT)]
-    fn compat_ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&ctx, file, cmd, arg)
     }
 }

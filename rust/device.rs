@@ -31,9 +31,8 @@ use crate::{
     fault::Fault,
     hwpt::{put_hwpt, HwptPaging, HwptRef},
     ioas::Ioas,
-    mock::dev::MockDev,
-    object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation},
-    sys::iommu::{self as sys, Group},
+    object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation, Serial},
+    sys::iommu::{self as sys, Group, ProbedDevice},
     uapi::{self, iommu_hw_info},
     ucmd::{offset_end, Command, Ucmd},
     vdevice::VdeviceLink,
@@ -41,6 +40,12 @@ use crate::{
 
 /// What the core keeps for an attachment; `handle` must be first, so the
 /// core's pointer to it is a pointer to this.
+///
+/// # Invariants
+///
+/// Once passed to [`sys::attach`], the handle lives in its box, unmoved,
+/// until the core has let go of it (detach, or a replace that moved the
+/// PASID to another handle); `dev_id` and `fault` never change.
 #[repr(C)]
 pub(crate) struct AttachHandle {
     handle: Opaque<bindings::iommu_attach_handle>,
@@ -65,7 +70,7 @@ impl AttachHandle {
     /// `'a`.
     pub(crate) unsafe fn from_core<'a>(handle: *mut bindings::iommu_attach_handle) -> &'a Self {
         // SAFETY: per the contract; `handle` is the first field of a
-        // `repr(C)` struct.
+        // `repr(C)` struct, so the pointers are the same.
         unsafe { &*handle.cast::<Self>() }
     }
 
@@ -95,10 +100,39 @@ impl Drop for AttachHandle {
 struct Attachment {
     hwpt: HwptRef,
     /// Known to the core until detached or replaced; boxed so it never
-    /// moves. Dropped after the core let go of it.
-    _handle: KBox<AttachHandle>,
+    /// moves. Dropped after the core let go of it: `None` only once
+    /// [`Device::unbind`] has detached it.
+    handle: Option<KBox<AttachHandle>>,
 }
 
+/// The attachments [`Device::unbind`] detached, each still holding its
+/// HWPT: the caller puts the references after releasing every lock.
+/// Handing back the tree itself means unbind allocates nothing under the
+/// device's lock.
+pub(crate) struct Detached(RBTree<u32, Attachment>);
+
+impl Iterator for Detached {
+    type Item = HwptRef;
+
+    fn next(&mut self) -> Option<HwptRef> {
+        let pasid = *self.0.keys().next()?;
+        self.0.remove(&pasid).map(|attachment| attachment.hwpt)
+    }
+}
+
+/// What [`Device::state`] protects.
+///
+/// # Invariants
+///
+/// - While `bound` is set, the device is on its bus and probed (its owner
+///   takes it off only after [`Device::unbind`]), and DMA ownership of its
+///   group is claimed for this context.
+/// - Every entry of `attached` is a domain the core has at that PASID
+///   through the entry's handle (`Some`), by [`sys::attach`] or a replace,
+///   until the entry is removed; `unbind` detaches each and takes its
+///   handle before handing the tree back.
+/// - Every attach, replace and detach on the device's group goes through
+///   the lock.
 struct DeviceState {
     /// Cleared by [`Device::unbind`]: the device takes no more attachments.
     bound: bool,
@@ -147,7 +181,7 @@ impl Device {
                     vdevice: None,
                 }),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         );
         let device = match device {
             Ok(device) => device,
@@ -161,23 +195,27 @@ impl Device {
         Ok(user)
     }
 
-    /// The mock device behind this one, if it is one. (The memory is
-    /// ours for as long as we live; its IOMMU state is not: see
-    /// [`Self::with_bound`].)
-    pub(crate) fn mock_dev(&self) -> Option<&MockDev> {
-        MockDev::from_device(&self.dev)
+    /// The device's `struct device`. (The memory is ours for as long as we
+    /// live; its IOMMU state is not: see [`Self::with_bound`].)
+    pub(crate) fn kdev(&self) -> &KDevice {
+        &self.dev
     }
 
     /// Runs `f` on the device while it is bound (`ENOENT` once unbound).
     /// The core's per-device IOMMU state lives until the device leaves its
     /// bus, which its owner does only after unbinding, and unbinding waits
     /// for `f`.
-    pub(crate) fn with_bound<R>(&self, f: impl FnOnce(&KDevice) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_bound<R>(&self, f: impl FnOnce(&ProbedDevice) -> Result<R>) -> Result<R> {
         let state = self.state.lock();
         if !state.bound {
             return Err(ENOENT);
         }
-        let result = f(&self.dev);
+        // SAFETY: `bind` found the device's IOMMU group, so a driver probed
+        // it; by the invariant of `DeviceState`, while `bound` is set the
+        // device is on its bus, and it leaves only after `unbind`, which
+        // waits for `state`, held until `f` returns.
+        let dev = unsafe { ProbedDevice::from_device(&self.dev) };
+        let result = f(dev);
         drop(state);
         result
     }
@@ -195,11 +233,11 @@ impl Device {
         f(&self.dev, &mut state.vdevice)
     }
 
-    /// Forgets the vDEVICE at `addr` (destroyed by user space), if it is
-    /// still this device's.
-    pub(crate) fn forget_vdevice(&self, addr: usize) {
+    /// Forgets the vDEVICE with serial `serial` (destroyed by user space),
+    /// if it is still this device's.
+    pub(crate) fn forget_vdevice(&self, serial: Serial) {
         let mut state = self.state.lock();
-        if state.vdevice.is_some_and(|link| link.addr == addr) {
+        if state.vdevice.is_some_and(|link| link.serial == serial) {
             state.vdevice = None;
         }
     }
@@ -244,7 +282,7 @@ impl Device {
                 dev_id: self.id,
                 fault: hwpt.fault().cloned(),
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         // On replace the old handle stays valid until the core has switched
         // to the new one (the caller drops it afterwards).
@@ -262,7 +300,7 @@ impl Device {
         };
         Ok(Attachment {
             hwpt,
-            _handle: handle,
+            handle: Some(handle),
         })
     }
 
@@ -276,7 +314,7 @@ impl Device {
             return Err(EBUSY);
         }
         Self::check_pasid_compat(&state, &hwpt, pasid)?;
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let attachment = self.core_attach(pasid, hwpt, false)?;
         state.attached.insert(node.into_node(pasid, attachment));
         Ok(())
@@ -306,46 +344,49 @@ impl Device {
     pub(crate) fn detach(&self, pasid: u32) -> Option<HwptRef> {
         let mut state = self.state.lock();
         let attachment = state.attached.remove(&pasid)?;
-        sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid);
+        // SAFETY: by the invariant of `DeviceState`, the core has this
+        // HWPT's domain at `pasid` through this attachment's handle.
+        unsafe { sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid) };
         Some(attachment.hwpt)
     }
 
     /// Detaches everything (PASIDs first, then the device itself), gives up
     /// DMA ownership and refuses further attachments. Returns the HWPT
     /// references the attachments held. Idempotent.
-    pub(crate) fn unbind(&self) -> KVec<HwptRef> {
-        let mut released = KVec::new();
+    ///
+    /// Nothing here allocates: the attachments leave in their own tree.
+    pub(crate) fn unbind(&self) -> Detached {
         let mut state = self.state.lock();
         if !state.bound {
-            return released;
+            return Detached(RBTree::new());
         }
-        // PASIDs first, the RID (IOMMU_NO_PASID) last.
-        loop {
-            let next = state
-                .attached
-                .keys()
-                .copied()
-                .find(|&p| p != bindings::IOMMU_NO_PASID)
-                .or_else(|| state.attached.keys().next().copied());
-            let Some(pasid) = next else { break };
-            if let Some(a) = state.attached.remove(&pasid) {
-                sys::detach(a.hwpt.domain(), &self.dev, &self.group, pasid);
-                // Should this fail, the reference is dropped here instead
-                // of by the caller: an automatic HWPT then stays until the
-                // file is closed.
-                let _ = released.push(a.hwpt, GFP_KERNEL);
+        let mut attached = core::mem::replace(&mut state.attached, RBTree::new());
+        // PASIDs first, the RID (IOMMU_NO_PASID) last. Each handle goes
+        // right after its detach, as a detach does (its pending faults are
+        // answered before DMA ownership is given up).
+        for rid in [false, true] {
+            for (&pasid, attachment) in attached.iter_mut() {
+                if (pasid == bindings::IOMMU_NO_PASID) != rid {
+                    continue;
+                }
+                // SAFETY: by the invariant of `DeviceState`, the core has
+                // this HWPT's domain at `pasid` through this handle.
+                unsafe { sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid) };
+                drop(attachment.handle.take());
             }
         }
         sys::release_dma_owner(&self.dev);
         state.bound = false;
-        released
+        drop(state);
+        Detached(attached)
     }
 
     /// The domain the core has attached at `pasid` through a handle.
     pub(crate) fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
-        // Under the lock: the handle cannot be detached while we read it.
         let _state = self.state.lock();
-        self.group.attached_domain(pasid)
+        // SAFETY: every attach and detach of this device's group goes
+        // through `state`, which we hold.
+        unsafe { self.group.attached_domain(pasid) }
     }
 }
 
@@ -428,10 +469,10 @@ fn attach_auto(
     let reservation = Reservation::new(&ctx.objects)?;
     let hwpt = Arc::new(
         HwptPaging::new(device, ioas.clone(), 0, None, true)?,
-        GFP_KERNEL,
+        GFP_KERNEL_ACCOUNT,
     )?;
     let id = reservation.id();
-    auto.push(id, GFP_KERNEL)?;
+    auto.push(id, GFP_KERNEL_ACCOUNT)?;
     let user = HwptRef::Paging(reservation.user_of(&hwpt));
     let put = match change(device, pasid, user, replace) {
         Ok(put) => put,
@@ -464,41 +505,44 @@ impl Command for iommu_hw_info {
         let user = UserPtr::from_addr(cmd.data_uptr as usize);
         let user_len = cmd.data_len as usize;
         // SAFETY: a union of two `u32`s.
-        let mut data_type = unsafe { cmd.__bindgen_anon_1.in_data_type };
-        device.with_bound(|dev| {
-            let data_len = sys::hw_info(dev, &mut data_type, |data| {
-                // What fits, then zeroes to the end of the caller's buffer.
-                let copy = data.len().min(user_len);
-                let mut writer = UserSlice::new(user, user_len).writer();
-                writer.write_slice(&data[..copy])?;
-                let zeroes = [0u8; 64];
-                let mut left = user_len - copy;
-                while left > 0 {
-                    let n = left.min(zeroes.len());
-                    writer.write_slice(&zeroes[..n])?;
-                    left -= n;
-                }
-                Ok(data.len())
-            })?;
-            cmd.__bindgen_anon_1.out_data_type = data_type;
-            // The size we have, which may exceed the caller's buffer.
-            cmd.data_len = data_len as u32;
-            cmd.out_capabilities = 0;
+        let data_type = unsafe { cmd.__bindgen_anon_1.in_data_type };
+        // Only the driver's calls need the device bound; the copy to user
+        // space comes after the lock, so a stalled copy (a userfaultfd
+        // page) holds up nothing else the device does.
+        let (info, capabilities, max_pasids) = device.with_bound(|dev| {
+            let info = sys::hw_info(dev, data_type)?;
+            let mut capabilities = 0;
             if sys::capable(dev, bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING) {
-                cmd.out_capabilities |= u64::from(uapi::IOMMU_HW_CAP_DIRTY_TRACKING);
+                capabilities |= u64::from(uapi::IOMMU_HW_CAP_DIRTY_TRACKING);
             }
             if !sys::capable(dev, bindings::iommu_cap_IOMMU_CAP_PCI_ATS_SUPPORTED) {
-                cmd.out_capabilities |= u64::from(uapi::IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED);
+                capabilities |= u64::from(uapi::IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED);
             }
-            let max_pasids = sys::max_pasids(dev);
-            cmd.out_max_pasid_log2 = if max_pasids != 0 {
-                max_pasids.ilog2() as u8
-            } else {
-                0
-            };
-            Ok(())
+            Ok((info, capabilities, sys::max_pasids(dev)))
         })?;
         drop(device);
+        // What fits, then zeroes to the end of the caller's buffer.
+        let data = info.bytes();
+        let copy = data.len().min(user_len);
+        let mut writer = UserSlice::new(user, user_len).writer();
+        writer.write_slice(&data[..copy])?;
+        let zeroes = [0u8; 64];
+        let mut left = user_len - copy;
+        while left > 0 {
+            let n = left.min(zeroes.len());
+            writer.write_slice(&zeroes[..n])?;
+            left -= n;
+        }
+        cmd.__bindgen_anon_1.out_data_type = info.data_type();
+        // The size we have, which may exceed the caller's buffer.
+        cmd.data_len = data.len() as u32;
+        cmd.out_capabilities = capabilities;
+        cmd.out_max_pasid_log2 = if max_pasids != 0 {
+            max_pasids.ilog2() as u8
+        } else {
+            0
+        };
+        drop(info);
         ucmd.respond()
     }
 }

@@ -105,7 +105,7 @@ impl HwptPaging {
 }
 
 /// What a nested HWPT is nested on (held as a user).
-#[allow(dead_code, reason = "held as a user, not read")]
+#[expect(dead_code, reason = "held as a user, not read")]
 enum NestParent {
     Hwpt(ObjectRef<HwptPaging>),
     Viommu(ObjectRef<Viommu>),
@@ -317,18 +317,18 @@ impl Command for iommu_hwpt_alloc {
                 let _auto = ioas.auto_hwpts.lock();
                 let data = (data.len != 0).then_some(&data);
                 let hwpt = HwptPaging::new(&device, ioas.clone(), flags, data, false)?;
-                Object::HwptPaging(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL)?)
+                Object::HwptPaging(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?)
             }
             AnyRef::HwptPaging(parent) => {
                 let hwpt = HwptNested::new(&device, parent, flags, &data)?;
-                Object::HwptNested(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL)?)
+                Object::HwptNested(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?)
             }
             AnyRef::Viommu(viommu) => {
                 if !viommu.serves(&device) {
                     return Err(EINVAL);
                 }
                 let hwpt = HwptNested::on_viommu(viommu, flags, &data)?;
-                Object::HwptNested(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL)?)
+                Object::HwptNested(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?)
             }
             _ => return Err(EINVAL),
         };

@@ -36,7 +36,7 @@ impl Ioas {
                 header: ObjectHeader::default(),
                 auto_hwpts <- new_mutex!(KVec::new()),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 }

@@ -19,11 +19,16 @@
 //! - Destroy unlinks the object and drops the table's reference; since it had
 //!   no users, that is normally the last one and the object is torn down.
 
-use core::{
-    ops::Deref,
-    sync::atomic::{AtomicU32, Ordering},
+use core::ops::Deref;
+use kernel::{
+    id_pool::IdPool,
+    prelude::*,
+    rbtree::RBTree,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
 };
-use kernel::{id_pool::IdPool, prelude::*, rbtree::RBTree, sync::Arc};
 
 use crate::{
     context::Context,
@@ -54,7 +59,7 @@ macro_rules! object_kinds {
         }
 
         /// A counted reference to an object of any kind.
-        #[allow(dead_code, reason = "every kind is held as a user; not all are read")]
+        #[expect(dead_code, reason = "every kind is held as a user; not all are read")]
         pub(crate) enum AnyRef {
             $($(#[$doc])* $variant(ObjectRef<$kind>),)*
         }
@@ -73,11 +78,9 @@ macro_rules! object_kinds {
                 }
             }
 
-            /// Whether this is the object `ptr` points to.
-            fn is(&self, ptr: *const ()) -> bool {
-                match self {
-                    $(Object::$variant(o) => core::ptr::eq(Arc::as_ptr(o).cast(), ptr),)*
-                }
+            /// Whether this is the object with this serial.
+            fn is(&self, serial: Serial) -> bool {
+                self.header().serial == serial
             }
         }
 
@@ -86,7 +89,7 @@ macro_rules! object_kinds {
                 fn from_object(object: &Object) -> Option<&Arc<Self>> {
                     match object {
                         Object::$variant(o) => Some(o),
-                        #[allow(unreachable_patterns)]
+                        #[allow(unreachable_patterns, reason = "reachable unless there is one kind")]
                         _ => None,
                     }
                 }
@@ -130,21 +133,43 @@ impl Object {
     }
 }
 
+/// An object's identity for as long as the module is loaded: unlike its
+/// id (freed on destroy and handed out again) or its address (reused once
+/// it is freed), a serial is never reused, so something that names an
+/// object it does not hold (a device's link to its vDEVICE) cannot be
+/// taken for a later object.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Serial(u64);
+
+/// The next [`Serial`]. At one object per nanosecond it wraps after 584
+/// years.
+static NEXT_SERIAL: Atomic<u64> = Atomic::new(1);
+
 /// State every object kind embeds. Each one in memory is counted in
 /// [`counters::OBJECTS`].
 pub(crate) struct ObjectHeader {
     /// How many [`ObjectRef`]s point here. Changed only under the table
     /// lock, or by cloning or dropping an `ObjectRef` (which cannot move it
     /// to or from zero while a destroy looks).
-    users: AtomicU32,
+    users: Atomic<u32>,
+    /// The object's identity, never shared with another object.
+    serial: Serial,
 }
 
 impl Default for ObjectHeader {
     fn default() -> Self {
         counters::OBJECTS.inc();
         Self {
-            users: AtomicU32::new(0),
+            users: Atomic::new(0),
+            serial: Serial(NEXT_SERIAL.fetch_add(1, Relaxed)),
         }
+    }
+}
+
+impl ObjectHeader {
+    /// The object's serial.
+    pub(crate) fn serial(&self) -> Serial {
+        self.serial
     }
 }
 
@@ -175,7 +200,7 @@ impl ObjectTable {
     /// An empty table.
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
-            ids: IdPool::with_capacity(64, GFP_KERNEL)?,
+            ids: IdPool::with_capacity(64, GFP_KERNEL_ACCOUNT)?,
             slots: RBTree::new(),
         })
     }
@@ -191,24 +216,35 @@ impl ObjectTable {
                 break unused.acquire();
             }
             // We sleep under a mutex, so grow in place.
-            let resizer = self.ids.grow_request().ok_or(EBUSY)?.realloc(GFP_KERNEL)?;
+            let resizer = self
+                .ids
+                .grow_request()
+                .ok_or(EBUSY)?
+                .realloc(GFP_KERNEL_ACCOUNT)?;
             self.ids.grow(resizer);
         };
         // `id <= MAX_ID` was checked above.
         let id = id as u32;
-        if let Err(e) = self.slots.try_create_and_insert(id, None, GFP_KERNEL) {
+        if let Err(e) = self
+            .slots
+            .try_create_and_insert(id, None, GFP_KERNEL_ACCOUNT)
+        {
             self.ids.release_id(id as usize);
             return Err(e);
         }
         Ok(id)
     }
 
-    /// Makes a reserved id visible with its object.
-    fn finalize(&mut self, id: u32, object: Object) {
+    /// Makes a reserved id visible with its object. A reservation always
+    /// has a slot; should it have none, the object comes back for the
+    /// caller to drop after releasing the lock.
+    fn finalize(&mut self, id: u32, object: Object) -> Result<(), Object> {
         match self.slots.get_mut(&id) {
-            Some(slot) => *slot = Some(object),
-            // A reservation always has a slot; nothing to publish otherwise.
-            None => pr_warn!("finalize of unreserved object id {}\n", id),
+            Some(slot) => {
+                *slot = Some(object);
+                Ok(())
+            }
+            None => Err(object),
         }
     }
 
@@ -245,9 +281,7 @@ impl ObjectTable {
     /// returned object after releasing the table lock.
     pub(crate) fn remove(&mut self, id: u32) -> Result<Object> {
         match self.slots.get(&id) {
-            Some(Some(object)) if object.header().users.load(Ordering::Relaxed) != 0 => {
-                return Err(EBUSY)
-            }
+            Some(Some(object)) if object.header().users.load(Relaxed) != 0 => return Err(EBUSY),
             Some(Some(_)) => {}
             _ => return Err(ENOENT),
         }
@@ -265,7 +299,7 @@ impl ObjectTable {
         object: &Arc<K>,
     ) -> Option<Object> {
         match self.slots.get(&id) {
-            Some(Some(o)) if o.is(Arc::as_ptr(object).cast()) => {}
+            Some(Some(o)) if o.is(object.header().serial) => {}
             _ => return None,
         }
         self.remove(id).ok()
@@ -276,14 +310,14 @@ impl ObjectTable {
     /// binding), which go with their owner. Lookups in flight keep the
     /// object alive; it refuses further use by its own state.
     pub(crate) fn unlink<K: ObjectKind>(&mut self, id: u32, object: &Arc<K>) -> Option<Object> {
-        self.unlink_at(id, Arc::as_ptr(object).cast())
+        self.unlink_serial(id, object.header().serial)
     }
 
-    /// [`Self::unlink`] of the object at address `ptr`: for owners that
-    /// keep only the address of what they own.
-    pub(crate) fn unlink_at(&mut self, id: u32, ptr: *const ()) -> Option<Object> {
+    /// [`Self::unlink`] of the object with serial `serial`: for owners
+    /// that keep only the id and serial of what they own.
+    pub(crate) fn unlink_serial(&mut self, id: u32, serial: Serial) -> Option<Object> {
         match self.slots.get(&id) {
-            Some(Some(o)) if o.is(ptr) => {}
+            Some(Some(o)) if o.is(serial) => {}
             _ => return None,
         }
         let removed = self.slots.remove(&id).flatten();
@@ -311,7 +345,7 @@ impl<K: ObjectKind> ObjectRef<K> {
     /// Counts a user of `object`. Callers hold the table lock, or the
     /// object is not published yet, so no destroy can be looking.
     fn new(object: Arc<K>, id: u32) -> Self {
-        object.header().users.fetch_add(1, Ordering::Relaxed);
+        object.header().users.fetch_add(1, Relaxed);
         Self { object, id }
     }
 
@@ -345,7 +379,7 @@ impl<K: ObjectKind> Drop for ObjectRef<K> {
     fn drop(&mut self) {
         // No table lock needed: a user going away can only turn an EBUSY
         // destroy into a successful one, never the reverse.
-        self.object.header().users.fetch_sub(1, Ordering::Relaxed);
+        self.object.header().users.fetch_sub(1, Relaxed);
     }
 }
 
@@ -369,8 +403,14 @@ impl<'a> Reservation<'a> {
 
     /// Publishes the object under the reserved id.
     pub(crate) fn finalize(self, object: Object) {
-        self.table.lock().finalize(self.id, object);
+        let id = self.id;
+        let unpublished = self.table.lock().finalize(id, object);
         core::mem::forget(self);
+        if let Err(object) = unpublished {
+            pr_warn!("finalize of unreserved object id {}\n", id);
+            // Dropped here, after the table lock is released.
+            drop(object);
+        }
     }
 
     /// A user of an object that will be published under this id: for
@@ -411,7 +451,7 @@ mod tests {
     /// Reserves and finalizes an IOAS, returning its id.
     fn add_ioas(table: &mut ObjectTable) -> Result<u32> {
         let id = table.reserve()?;
-        table.finalize(id, new_ioas()?);
+        table.finalize(id, new_ioas()?).map_err(|_| EINVAL)?;
         Ok(id)
     }
 
@@ -442,7 +482,7 @@ mod tests {
         let id = table.reserve()?;
         assert!(table.get::<Ioas>(id).is_err());
         assert_eq!(table.remove(id).err(), Some(ENOENT));
-        table.finalize(id, new_ioas()?);
+        assert!(table.finalize(id, new_ioas()?).is_ok());
         assert!(table.get::<Ioas>(id).is_ok());
         Ok(())
     }
@@ -477,6 +517,22 @@ mod tests {
         drop(second);
         assert!(table.remove(id).is_ok());
         assert_eq!(table.remove(id).err(), Some(ENOENT));
+        Ok(())
+    }
+
+    /// A later object under the same id (and, the allocator willing, at
+    /// the same address) is not the one an old serial names.
+    #[test]
+    fn unlink_by_serial_ignores_a_later_object_under_the_same_id() -> Result {
+        let mut table = ObjectTable::new()?;
+        let id = add_ioas(&mut table)?;
+        let old = table.get::<Ioas>(id)?.header().serial();
+        drop(table.remove(id)?);
+        assert_eq!(add_ioas(&mut table)?, id);
+        assert!(table.unlink_serial(id, old).is_none());
+        assert!(table.get::<Ioas>(id).is_ok());
+        let new = table.get::<Ioas>(id)?.header().serial();
+        assert!(table.unlink_serial(id, new).is_some());
         Ok(())
     }
 

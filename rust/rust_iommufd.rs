@@ -8,9 +8,13 @@
 //! object table and the ioctls that act on it.
 
 use kernel::{
-    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+    fs::File,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
+    sync::{Arc, ArcBorrow},
 };
+
+use context::Context;
 
 mod context;
 mod counters;
@@ -42,7 +46,7 @@ module! {
 #[pin_data]
 struct RustIommufd {
     #[pin]
-    misc: MiscDeviceRegistration<context::Context>,
+    misc: MiscDeviceRegistration<Context>,
     #[pin]
     mock: mock::MockIommu,
     #[pin]
@@ -50,7 +54,7 @@ struct RustIommufd {
 }
 
 /// The mock IOMMU of the module that registered `misc`.
-fn mock_iommu(misc: &MiscDeviceRegistration<context::Context>) -> &'static mock::MockIommu {
+fn mock_iommu(misc: &MiscDeviceRegistration<Context>) -> &'static mock::MockIommu {
     let misc = core::ptr::from_ref(misc);
     // The only registration of this type is the `misc` field of the
     // module's `RustIommufd`, pinned in the module's static storage until
@@ -85,5 +89,31 @@ impl kernel::InPlaceModule for RustIommufd {
             misc <- MiscDeviceRegistration::register(device_options()?),
             debugfs <- counters::debugfs(),
         })
+    }
+}
+
+#[vtable]
+impl MiscDevice for Context {
+    type Ptr = Arc<Self>;
+
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Self>> {
+        // The mock IOMMU is the only IOMMU driver of ours: the vIOMMU
+        // driver of every device, and what selftest devices sit on.
+        let mock = mock_iommu(misc);
+        Context::new(mock, mock)
+    }
+
+    fn release(ctx: Arc<Self>, _file: &File) {
+        // Unlink everything under the lock, tear down outside it. Objects
+        // hold references to what they depend on, so any order is safe.
+        let objects = ctx.objects.lock().take_all();
+        drop(objects);
+    }
+
+    // No `compat_ioctl`: every iommufd structure has the same layout for
+    // 32- and 64-bit callers (pointers travel as __aligned_u64), so the
+    // misc device's default, `compat_ptr_ioctl()` into `ioctl`, is right.
+    fn ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ucmd::dispatch(&ctx, file, cmd, arg)
     }
 }

@@ -9,18 +9,24 @@
 //! automatic HWPT (`hwpt_id`). Destroying the selftest object detaches and
 //! unbinds the device, removes the device object and the mock device.
 
-use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     bindings,
     prelude::*,
-    sync::{Arc, UniqueArc},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, UniqueArc,
+    },
 };
 
 use crate::{
     context::Context,
     device::{attach_pt, Device},
     hwpt::{put_hwpt, HwptNested, HwptRef},
-    mock::{dev::MockDevRegistration, domain::MockNested},
+    mock::{
+        dev::{MockDev, MockDevRegistration},
+        domain::MockNested,
+        MockIommu,
+    },
     object::{Object, ObjectHeader, ObjectRef, Reservation},
     uapi::{self, iommu_test_cmd},
     ucmd::{offset_end, Command, Ucmd},
@@ -46,7 +52,7 @@ impl Selftest {
         // before the table lock, which comes first in the lock order.
         let link = self.device.take_vdevice();
         let mut objects = ctx.objects.lock();
-        let vdevice = link.and_then(|link| objects.unlink_at(link.id, link.addr as *const ()));
+        let vdevice = link.and_then(|link| objects.unlink_serial(link.id, link.serial));
         let device = objects.unlink(self.device.id(), self.device.arc());
         drop(objects);
         drop((vdevice, device));
@@ -63,7 +69,7 @@ impl Drop for Selftest {
 /// The memory limit `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` sets. Upstream
 /// sizes its page-pinning batches with it; this module pins no pages, so
 /// it is only kept.
-static MEMORY_LIMIT: AtomicU32 = AtomicU32::new(65536);
+static MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
 
 impl Command for iommu_test_cmd {
     const NR: u32 = uapi::IOMMUFD_CMD_BASE + 32;
@@ -82,7 +88,7 @@ impl Command for iommu_test_cmd {
                 if (limit as usize) < size_of::<usize>() + size_of::<u32>() {
                     return Err(EINVAL);
                 }
-                MEMORY_LIMIT.store(limit, Ordering::Relaxed);
+                MEMORY_LIMIT.store(limit, Relaxed);
                 Ok(())
             }
             uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB => check_iotlb(ucmd),
@@ -112,8 +118,12 @@ fn mock_domain(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     let reservation = Reservation::new(&ctx.objects)?;
     // Allocated first: once the device is bound, failing is undone by
     // `teardown`, which needs the finished object.
-    let slot = UniqueArc::new_uninit(GFP_KERNEL)?;
-    let registration = MockDevRegistration::new(ctx.mock(), flags)?;
+    let slot = UniqueArc::new_uninit(GFP_KERNEL_ACCOUNT)?;
+    let mock = ctx
+        .test_driver()
+        .downcast_ref::<MockIommu>()
+        .ok_or(ENODEV)?;
+    let registration = MockDevRegistration::new(mock, flags)?;
     let device = Device::bind(ctx, registration.device())?;
     let selftest: Arc<Selftest> = slot
         .write(Selftest {
@@ -166,7 +176,7 @@ fn check_iotlb(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     let mock = MockNested::of(hwpt.domain()).ok_or(EINVAL)?;
     // An id past the last entry fails like a mismatch, as upstream.
     match mock.iotlb.get(check.id as usize) {
-        Some(entry) if entry.load(Ordering::Relaxed) == check.iotlb => Ok(()),
+        Some(entry) if entry.load(Relaxed) == check.iotlb => Ok(()),
         _ => Err(EINVAL),
     }
 }
@@ -200,9 +210,9 @@ fn check_dev_cache(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     let device = ucmd.ctx.objects.lock().get::<Device>(ucmd.cmd.id)?;
     // SAFETY: a union of plain integers.
     let check = unsafe { ucmd.cmd.__bindgen_anon_1.check_dev_cache };
-    let mdev = device.mock_dev().ok_or(EINVAL)?;
+    let mdev = MockDev::from_device(device.kdev()).ok_or(EINVAL)?;
     match mdev.cache.get(check.id as usize) {
-        Some(entry) if entry.load(Ordering::Relaxed) == check.cache => Ok(()),
+        Some(entry) if entry.load(Relaxed) == check.cache => Ok(()),
         _ => Err(EINVAL),
     }
 }
@@ -225,7 +235,7 @@ const GROUP_ADDR_STEP: u64 = 0x1000;
 /// page request interrupt would.
 fn report_fault_group(ctx: &Context, group: &FaultGroup) -> Result {
     let device = ctx.objects.lock().get::<Device>(group.dev_id)?;
-    if device.mock_dev().is_none() {
+    if MockDev::from_device(device.kdev()).is_none() {
         return Err(EINVAL);
     }
     let pasid_flag = if group.pasid != bindings::IOMMU_NO_PASID {
@@ -296,7 +306,7 @@ fn iopf_response(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     // SAFETY: a union of plain integers.
     let req = unsafe { ucmd.cmd.__bindgen_anon_1.iopf_response };
     let device = ucmd.ctx.objects.lock().get::<Device>(req.dev_id)?;
-    let mdev = device.mock_dev().ok_or(EINVAL)?;
+    let mdev = MockDev::from_device(device.kdev()).ok_or(EINVAL)?;
     let taken = mdev.take_responses(req.grpid).ok_or(EINVAL)?;
     let mut out = req;
     out.out_count = taken.count;

@@ -28,37 +28,75 @@ include!(concat!(
     "/uapi_generated.rs"
 ));
 
+/// Bytes up to and including `$field`: the smallest size a caller may pass
+/// for a structure whose first release ended with that field.
+macro_rules! offset_end {
+    ($type:ty, $field:ident) => {{
+        const fn field_size<T, F>(_: fn(&T) -> &F) -> usize {
+            core::mem::size_of::<F>()
+        }
+        core::mem::offset_of!($type, $field) + field_size(|s: &$type| &s.$field)
+    }};
+}
+pub(crate) use offset_end;
+
+/// A uAPI structure as bindgen generates it, with its padding spelled out.
+pub(crate) trait UapiStruct: FromBytes + AsBytes + Default {
+    /// Zeroes the structure's own padding fields, so that what the kernel
+    /// writes back there is zero rather than what the caller passed in.
+    /// (Padding inside a union member belongs to that member's operation
+    /// and is left alone.)
+    fn zero_padding(&mut self);
+}
+
 /// Marks generated uAPI structures as plain old data, so they can be copied
-/// to and from user memory.
+/// to and from user memory. Each entry names the structure's last field
+/// (a padding field if it has tail padding) and its padding fields.
+///
+/// Kbuild runs bindgen with `--explicit-padding`, so every padding byte of
+/// a generated structure is a `__bindgen_padding_N` field; the assertion
+/// below checks that nothing is left after the last field, so a structure
+/// whose tail padding bindgen did not spell out does not build.
 macro_rules! plain_uapi_struct {
-    ($($t:ty),* $(,)?) => {$(
-        // SAFETY: uAPI structures are made of fixed-width integers with
-        // explicit padding fields (a uAPI rule; bindgen's layout assertions
-        // pin every size and offset), so every bit pattern is a valid value,
-        // no byte is uninitialised, and there is no interior mutability.
+    ($($t:ident: $last:ident $(, pad: $($pad:ident)+)?;)*) => {$(
+        const _: () = assert!(
+            size_of::<$t>() == offset_end!($t, $last),
+            concat!(stringify!($t), " has bytes after its last field"),
+        );
+        // SAFETY: uAPI structures are made of fixed-width integers, arrays
+        // and unions of them, with every padding byte an explicit field
+        // (bindgen's `--explicit-padding`, and the assertion above for the
+        // tail), so every bit pattern is a valid value, no byte is
+        // uninitialised, and there is no interior mutability.
         unsafe impl FromBytes for $t {}
         // SAFETY: as above.
         unsafe impl AsBytes for $t {}
+
+        impl UapiStruct for $t {
+            fn zero_padding(&mut self) {
+                $($(self.$pad = Default::default();)+)?
+            }
+        }
     )*};
 }
 
 plain_uapi_struct!(
-    iommu_destroy,
-    iommu_ioas_alloc,
-    iommu_hwpt_alloc,
-    iommu_hw_info,
-    iommu_hwpt_invalidate,
-    iommu_viommu_alloc,
-    iommu_vdevice_alloc,
-    iommu_fault_alloc,
-    iommu_hwpt_pgfault,
-    iommu_hwpt_page_response,
-    iommu_test_cmd,
-    iommu_test_hw_info,
-    iommu_hwpt_selftest,
-    iommu_hwpt_invalidate_selftest,
-    iommu_viommu_selftest,
-    iommu_viommu_invalidate_selftest,
+    iommu_destroy: id;
+    iommu_ioas_alloc: out_ioas_id;
+    iommu_hwpt_alloc: __reserved2;
+    iommu_hw_info: out_capabilities;
+    iommu_hwpt_invalidate: __reserved;
+    iommu_viommu_alloc: data_uptr;
+    iommu_vdevice_alloc: virt_id;
+    iommu_fault_alloc: out_fault_fd;
+    iommu_hwpt_pgfault: cookie;
+    iommu_hwpt_page_response: code;
+    iommu_test_cmd: __bindgen_padding_0, pad: __bindgen_padding_0;
+    iommu_test_hw_info: test_reg;
+    iommu_hwpt_selftest: pagetable_type;
+    iommu_hwpt_invalidate_selftest: iotlb_id;
+    iommu_viommu_selftest: out_mmap_length;
+    iommu_viommu_invalidate_selftest: cache_id;
 );
 
 /// `_IO(IOMMUFD_TYPE, nr)`, as the header's request macros compute it.
@@ -71,7 +109,7 @@ pub(crate) const fn iommufd_ioctl(nr: u32) -> u32 {
 /// must be `expected` and the length at least `min_len` (the structure's
 /// first release) and at most what we know (`EINVAL` otherwise); bytes we
 /// know but the caller did not pass read as zero.
-pub(crate) fn copy_user_data<T: FromBytes + AsBytes + Default>(
+pub(crate) fn copy_user_data<T: UapiStruct>(
     data_type: u32,
     user: UserPtr,
     len: usize,
@@ -85,5 +123,28 @@ pub(crate) fn copy_user_data<T: FromBytes + AsBytes + Default>(
     UserSlice::new(user, len)
         .reader()
         .read_slice(&mut value.as_bytes_mut()[..len])?;
+    value.zero_padding();
     Ok(value)
+}
+
+/// Reads a `C` of `user_size` bytes, applying the size rules of extensible
+/// structures (`copy_struct_from_user()`'s): short reads zero-extend, long ones must
+/// have a zero tail (`E2BIG`). The structure's padding reads as zero,
+/// whatever the caller passed there.
+pub(crate) fn read_extensible<C: UapiStruct>(user: UserPtr, user_size: usize) -> Result<C> {
+    let mut cmd = C::default();
+    let known = user_size.min(size_of::<C>());
+    let mut reader = UserSlice::new(user, user_size).reader();
+    reader.read_slice(&mut cmd.as_bytes_mut()[..known])?;
+
+    let mut tail = [0u8; 64];
+    while !reader.is_empty() {
+        let len = reader.len().min(tail.len());
+        reader.read_slice(&mut tail[..len])?;
+        if tail[..len].iter().any(|&b| b != 0) {
+            return Err(E2BIG);
+        }
+    }
+    cmd.zero_padding();
+    Ok(cmd)
 }

@@ -13,29 +13,18 @@ use kernel::{
     fs::File,
     ioctl::_IOC_NR,
     prelude::*,
-    transmute::{AsBytes, FromBytes},
     uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
     context::Context,
-    uapi::{self, iommufd_ioctl},
+    uapi::{self, iommufd_ioctl, UapiStruct},
 };
 
-/// Bytes up to and including `$field`: the smallest size a caller may pass
-/// for a structure whose first release ended with that field.
-macro_rules! offset_end {
-    ($type:ty, $field:ident) => {{
-        const fn field_size<T, F>(_: fn(&T) -> &F) -> usize {
-            core::mem::size_of::<F>()
-        }
-        core::mem::offset_of!($type, $field) + field_size(|s: &$type| &s.$field)
-    }};
-}
-pub(crate) use offset_end;
+pub(crate) use crate::uapi::{offset_end, read_extensible};
 
 /// An ioctl and its argument structure.
-pub(crate) trait Command: FromBytes + AsBytes + Default {
+pub(crate) trait Command: UapiStruct {
     /// `_IOC_NR` of the ioctl.
     const NR: u32;
     /// The structure's size in its first release (see [`offset_end`]).
@@ -64,29 +53,6 @@ impl<C: Command> Ucmd<'_, C> {
             .writer()
             .write_slice(&self.cmd.as_bytes()[..len])
     }
-}
-
-/// Reads a `C` of `user_size` bytes, applying the size rules above
-/// (`copy_struct_from_user()`'s): short reads zero-extend, long ones must
-/// have a zero tail (`E2BIG`).
-pub(crate) fn read_extensible<C: FromBytes + AsBytes + Default>(
-    user: UserPtr,
-    user_size: usize,
-) -> Result<C> {
-    let mut cmd = C::default();
-    let known = user_size.min(size_of::<C>());
-    let mut reader = UserSlice::new(user, user_size).reader();
-    reader.read_slice(&mut cmd.as_bytes_mut()[..known])?;
-
-    let mut tail = [0u8; 64];
-    while !reader.is_empty() {
-        let len = reader.len().min(tail.len());
-        reader.read_slice(&mut tail[..len])?;
-        if tail[..len].iter().any(|&b| b != 0) {
-            return Err(E2BIG);
-        }
-    }
-    Ok(cmd)
 }
 
 fn run<C: Command>(ctx: &Context, file: &File, user: UserPtr, user_size: usize) -> Result<isize> {

@@ -29,8 +29,8 @@ use kernel::{
 use crate::{
     context::Context,
     device::Device,
-    object::{Object, ObjectHeader, ObjectRef, Reservation},
-    sys::iommu as sys,
+    object::{Object, ObjectHeader, ObjectRef, Reservation, Serial},
+    sys::{iommu as sys, viommu::VirtualDevices},
     uapi::{self, iommu_vdevice_alloc},
     ucmd::{offset_end, Command, Ucmd},
     viommu::Viommu,
@@ -53,31 +53,13 @@ impl VirtIds {
             pin_init!(Self {
                 devices <- new_mutex!(RBTree::new()),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
-    }
-
-    /// Whether the device whose core `struct device` is `dev` has a
-    /// virtual id here.
-    pub(crate) fn contains(&self, dev: *const kernel::bindings::device) -> bool {
-        let devices = self.devices.lock();
-        let found = devices
-            .values()
-            .any(|d| core::ptr::eq(sys::raw_dev(d), dev));
-        found
-    }
-
-    /// Runs `f` on the device with virtual id `id`, under the table's lock
-    /// (so the device keeps its id for the call). `None` if no device has
-    /// it.
-    pub(crate) fn with_device<R>(&self, id: u64, f: impl FnOnce(&KDevice) -> R) -> Option<R> {
-        let devices = self.devices.lock();
-        devices.get(&id).map(|dev| f(dev))
     }
 
     /// Gives `dev` the virtual id `id`: `EEXIST` if another device has it.
     fn insert(&self, id: u64, dev: ARef<KDevice>) -> Result {
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let mut devices = self.devices.lock();
         if devices.get(&id).is_some() {
             return Err(EEXIST);
@@ -94,15 +76,37 @@ impl VirtIds {
     }
 }
 
+impl VirtualDevices for VirtIds {
+    fn contains(&self, dev: *const kernel::bindings::device) -> bool {
+        let devices = self.devices.lock();
+        let found = devices
+            .values()
+            .any(|d| core::ptr::eq(sys::raw_dev(d), dev));
+        found
+    }
+
+    /// Under the table's lock, so the device keeps its id for the call.
+    fn with_device(&self, id: u64, f: &mut dyn FnMut(&KDevice)) -> bool {
+        let devices = self.devices.lock();
+        match devices.get(&id) {
+            Some(dev) => {
+                f(dev);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// How a device finds its vDEVICE in the object table, to take it along
 /// when the device goes.
 #[derive(Clone, Copy)]
 pub(crate) struct VdeviceLink {
     /// The vDEVICE's object id.
     pub(crate) id: u32,
-    /// Its address, so that a later object under a reused id is never
-    /// taken for it.
-    pub(crate) addr: usize,
+    /// Its serial: the id alone may name a later object once the vDEVICE
+    /// is gone, and so may its address; the serial never does.
+    pub(crate) serial: Serial,
 }
 
 /// A virtual device.
@@ -115,13 +119,13 @@ pub(crate) struct Vdevice {
 }
 
 impl Vdevice {
-    fn addr(&self) -> usize {
-        core::ptr::from_ref(self) as usize
+    fn serial(&self) -> Serial {
+        self.header.serial()
     }
 
     /// `IOMMU_DESTROY` of the vDEVICE: the device may take a new one.
     pub(crate) fn destroy(&self) {
-        self.device.forget_vdevice(self.addr());
+        self.device.forget_vdevice(self.serial());
     }
 }
 
@@ -166,7 +170,7 @@ impl Command for iommu_vdevice_alloc {
                     device: device.arc().clone(),
                     virt_id: cmd.virt_id,
                 },
-                GFP_KERNEL,
+                GFP_KERNEL_ACCOUNT,
             );
             let vdevice = match vdevice {
                 Ok(vdevice) => vdevice,
@@ -177,14 +181,14 @@ impl Command for iommu_vdevice_alloc {
             };
             *link = Some(VdeviceLink {
                 id,
-                addr: vdevice.addr(),
+                serial: vdevice.serial(),
             });
             Ok(vdevice)
         })?;
-        let addr = vdevice.addr();
+        let serial = vdevice.serial();
         ucmd.cmd.out_vdevice_id = id;
         if let Err(e) = ucmd.respond() {
-            device.forget_vdevice(addr);
+            device.forget_vdevice(serial);
             // Gives the virtual id back, then the reservation its id.
             drop(vdevice);
             return Err(e);
@@ -193,7 +197,7 @@ impl Command for iommu_vdevice_alloc {
         // An unbind since the link was set could not find the unpublished
         // vDEVICE to take it along: take it away as that unbind would have.
         if device.with_bound(|_| Ok(())).is_err() {
-            let removed = ctx.objects.lock().unlink_at(id, addr as *const ());
+            let removed = ctx.objects.lock().unlink_serial(id, serial);
             drop(removed);
         }
         Ok(())

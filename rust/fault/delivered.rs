@@ -55,9 +55,9 @@ impl Delivered {
     /// An empty map: no group delivered, every cookie free.
     pub(super) fn new() -> Result<Self> {
         Ok(Self {
-            cookies: IdPool::with_capacity(64, GFP_KERNEL)?,
+            cookies: IdPool::with_capacity(64, GFP_KERNEL_ACCOUNT)?,
             groups: RBTree::new(),
-            spare: KVec::with_capacity(SPARE_NODES, GFP_KERNEL)?,
+            spare: KVec::with_capacity(SPARE_NODES, GFP_KERNEL_ACCOUNT)?,
         })
     }
 
@@ -66,7 +66,7 @@ impl Delivered {
     pub(super) fn reserve(&mut self) -> Result<Slot> {
         let node = match self.spare.pop() {
             Some(node) => node,
-            None => RBTreeNodeReservation::new(GFP_KERNEL)?,
+            None => RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?,
         };
         let cookie = loop {
             if let Some(unused) = self.cookies.find_unused_id(1) {
@@ -81,7 +81,7 @@ impl Delivered {
                 .cookies
                 .grow_request()
                 .ok_or(EBUSY)?
-                .realloc(GFP_KERNEL)?;
+                .realloc(GFP_KERNEL_ACCOUNT)?;
             self.cookies.grow(resizer);
         };
         Ok(Slot {

@@ -71,7 +71,7 @@ impl FaultFile {
                 fault,
                 _ctx_file: ctx_file,
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         anon_file::create(c"[iommufd-pgfault]", data)
     }

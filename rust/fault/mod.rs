@@ -27,10 +27,11 @@
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    fs::file::FileDescriptorReservation,
-    new_mutex, new_poll_condvar,
+    fs::file::{flags, FileDescriptorReservation},
+    new_mutex,
     prelude::*,
-    sync::{poll::PollCondVar, Arc, Mutex},
+    static_lock_class,
+    sync::{poll::PollCondVarBox, Arc, Mutex},
 };
 
 use crate::{
@@ -65,23 +66,25 @@ pub(crate) struct Fault {
     delivered: Mutex<Delivered>,
     #[pin]
     pending: Mutex<Pending>,
-    /// Wakes pollers when a group is queued.
-    #[pin]
-    readable: PollCondVar,
+    /// Wakes pollers when a group is queued. Boxed, as binder's: dropping
+    /// it frees it after an RCU grace period instead of waiting for one
+    /// (`synchronize_rcu()`) on every destroy.
+    readable: PollCondVarBox,
 }
 
 impl Fault {
     fn new() -> Result<Arc<Self>> {
         let delivered = Delivered::new()?;
         let groups = GroupList::new()?;
+        let condvar = PollCondVarBox::new(c"rust_iommufd fault readable", static_lock_class!())?;
         Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::default(),
                 delivered <- new_mutex!(delivered),
                 pending <- new_mutex!(Pending { groups, open: true }),
-                readable <- new_poll_condvar!("rust_iommufd fault readable"),
+                readable: condvar,
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 
@@ -163,7 +166,7 @@ impl Command for iommu_fault_alloc {
         // The fd counts as a user of the object (destroy is EBUSY while it
         // is open) and keeps this iommufd file open, as upstream's does.
         let file = file::FaultFile::create(reservation.user_of(&fault), ucmd.file.into())?;
-        let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+        let fd = FileDescriptorReservation::get_unused_fd_flags(flags::O_CLOEXEC)?;
         ucmd.cmd.out_fault_id = reservation.id();
         ucmd.cmd.out_fault_fd = fd.reserved_fd();
         // On failure the fd number is given back, the file released and the

@@ -7,17 +7,21 @@
 //! [`MockDevRegistration`] that created it keeps it on the bus (and probed
 //! by the IOMMU core) until dropped; others hold plain device references.
 
-use core::{
-    ptr::NonNull,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering},
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    device::Device,
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Mutex,
+    },
+    types::Opaque,
 };
-use kernel::{bindings, device::Device, new_mutex, prelude::*, sync::Mutex, types::Opaque};
 
 use super::{ops::CTable, MockIommu};
-use crate::{
-    sys::{iommu as sys, zeroed},
-    uapi,
-};
+use crate::{sys::iommu as sys, uapi};
 
 /// Device flags user space may ask for (`MOCK_FLAGS_DEVICE_*`).
 const VALID_FLAGS: u32 = uapi::MOCK_FLAGS_DEVICE_NO_DIRTY | uapi::MOCK_FLAGS_DEVICE_PASID;
@@ -30,11 +34,20 @@ pub(crate) const GRPID_NUM: usize = uapi::MOCK_IOPF_GRPID_NUM as usize;
 
 /// Page responses a mock device received for one group index since the
 /// record was last taken.
-#[derive(Default)]
 pub(crate) struct ResponseRecord {
-    count: AtomicU32,
-    code: AtomicU32,
-    pasid: AtomicU32,
+    count: Atomic<u32>,
+    code: Atomic<u32>,
+    pasid: Atomic<u32>,
+}
+
+impl Default for ResponseRecord {
+    fn default() -> Self {
+        Self {
+            count: Atomic::new(0),
+            code: Atomic::new(0),
+            pasid: Atomic::new(0),
+        }
+    }
 }
 
 /// What [`MockDev::take_responses`] returns.
@@ -57,7 +70,7 @@ extern "C" {
 static DEV_TYPE: CTable<bindings::device_type> = CTable::new(bindings::device_type {
     name: kernel::str::as_char_ptr_in_const_context(c"rust_iommufd_mock"),
     release: Some(release),
-    ..zeroed()
+    ..pin_init::zeroed()
 });
 
 /// A mock device.
@@ -71,16 +84,16 @@ pub(crate) struct MockDev {
     iopf_users: Mutex<u32>,
     /// The domain attached to the RID (no PASID): the one to count out of
     /// IOPF users when the next attach replaces it.
-    domain: AtomicPtr<bindings::iommu_domain>,
+    domain: Atomic<*mut bindings::iommu_domain>,
     /// Fakes a failure of the next PASID 1024 attach (see `ops`).
-    pub(crate) pasid_1024_fake_error: AtomicBool,
+    pub(crate) pasid_1024_fake_error: Atomic<bool>,
     /// Device cache entries, as upstream's selftest models them.
-    pub(crate) cache: [AtomicU32; CACHE_NUM],
+    pub(crate) cache: [Atomic<u32>; CACHE_NUM],
     /// Page responses received, by group index: what tests check to see
     /// that every fault group was answered exactly once.
     responses: KVec<ResponseRecord>,
     /// Every page response received.
-    responses_total: AtomicU32,
+    responses_total: Atomic<u32>,
 }
 
 /// Frees a mock device when its last reference goes.
@@ -166,7 +179,13 @@ impl MockDev {
             return;
         }
         let mut users = self.iopf_users.lock();
-        *users = users.saturating_sub(1);
+        // Every domain counted out here was counted in by `enable_iopf`
+        // when the core attached it; going below zero is a bug, not
+        // something to paper over.
+        if kernel::warn_on!(*users == 0) {
+            return;
+        }
+        *users -= 1;
         if *users == 0 {
             // SAFETY: the device is on this queue (it had a user).
             unsafe { bindings::iopf_queue_remove_device(self.iommu().iopf_queue, self.raw()) };
@@ -178,36 +197,36 @@ impl MockDev {
     pub(crate) fn invalidate_cache(&self, id: Option<u32>) {
         for (index, entry) in self.cache.iter().enumerate() {
             if id.is_none_or(|id| id as usize == index) {
-                entry.store(0, Ordering::Relaxed);
+                entry.store(0, Relaxed);
             }
         }
     }
 
     /// Notes a page response the IOMMU core passed to the device.
     pub(crate) fn record_response(&self, pasid: u32, grpid: u32, code: u32) {
-        self.responses_total.fetch_add(1, Ordering::Relaxed);
+        self.responses_total.fetch_add(1, Relaxed);
         if let Some(record) = self.responses.get(grpid as usize) {
-            record.code.store(code, Ordering::Relaxed);
-            record.pasid.store(pasid, Ordering::Relaxed);
+            record.code.store(code, Relaxed);
+            record.pasid.store(pasid, Relaxed);
             // Release: a taker that sees the count sees the fields above.
-            record.count.fetch_add(1, Ordering::Release);
+            record.count.fetch_add(1, Release);
         }
     }
 
     /// Takes the record of group index `grpid`: `None` if it has none.
     pub(crate) fn take_responses(&self, grpid: u32) -> Option<Responses> {
         let record = self.responses.get(grpid as usize)?;
-        let count = record.count.swap(0, Ordering::Acquire);
+        let count = record.count.xchg(0, Acquire);
         Some(Responses {
             count,
-            code: record.code.load(Ordering::Relaxed),
-            pasid: record.pasid.load(Ordering::Relaxed),
+            code: record.code.load(Relaxed),
+            pasid: record.pasid.load(Relaxed),
         })
     }
 
     /// Page responses received in all.
     pub(crate) fn responses_total(&self) -> u32 {
-        self.responses_total.load(Ordering::Relaxed)
+        self.responses_total.load(Relaxed)
     }
 
     /// Swaps the recorded RID domain, returning the old one.
@@ -215,11 +234,17 @@ impl MockDev {
         &self,
         domain: *mut bindings::iommu_domain,
     ) -> *mut bindings::iommu_domain {
-        self.domain.swap(domain, Ordering::Relaxed)
+        self.domain.xchg(domain, Relaxed)
     }
 }
 
 /// A mock device on the bus, probed by the IOMMU core; unregistered on drop.
+///
+/// # Invariants
+///
+/// The pointer is a live `MockDev` added to the mock bus by
+/// [`MockDevRegistration::new`], on which this value owns the initial
+/// device reference; it stays on the bus until this value is dropped.
 pub(crate) struct MockDevRegistration(NonNull<MockDev>);
 
 // SAFETY: the device is reference counted and its state is locked or atomic.
@@ -234,24 +259,24 @@ impl MockDevRegistration {
         if flags & !VALID_FLAGS != 0 {
             return Err(EINVAL);
         }
-        let cache = [const { AtomicU32::new(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT) }; CACHE_NUM];
+        let cache = [const { Atomic::new(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT) }; CACHE_NUM];
         // Built in place: the records are too big for the stack.
-        let mut responses = KVec::with_capacity(GRPID_NUM, GFP_KERNEL)?;
+        let mut responses = KVec::with_capacity(GRPID_NUM, GFP_KERNEL_ACCOUNT)?;
         for _ in 0..GRPID_NUM {
-            responses.push(ResponseRecord::default(), GFP_KERNEL)?;
+            responses.push(ResponseRecord::default(), GFP_KERNEL_ACCOUNT)?;
         }
         let boxed = KBox::pin_init(
             pin_init!(MockDev {
                 dev: Opaque::zeroed(),
                 flags,
                 iopf_users <- new_mutex!(0),
-                domain: AtomicPtr::new(core::ptr::null_mut()),
-                pasid_1024_fake_error: AtomicBool::new(false),
+                domain: Atomic::new(core::ptr::null_mut()),
+                pasid_1024_fake_error: Atomic::new(false),
                 cache,
                 responses,
-                responses_total: AtomicU32::new(0),
+                responses_total: Atomic::new(0),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         // SAFETY: from here on the device's refcount owns the allocation;
         // it is never moved (the release callback rebuilds the `KBox`).
@@ -285,20 +310,22 @@ impl MockDevRegistration {
                 bindings::put_device(dev);
                 return Err(e);
             }
+            // INVARIANT: added to the bus above; the initial reference is
+            // ours.
             Ok(Self(NonNull::new_unchecked(mdev)))
         }
     }
 
     /// The mock device.
     pub(crate) fn mock_dev(&self) -> &MockDev {
-        // SAFETY: we hold the initial reference.
+        // SAFETY: by the type invariant, we hold the initial reference.
         unsafe { self.0.as_ref() }
     }
 
     /// A counted reference to the device.
     pub(crate) fn device(&self) -> kernel::sync::aref::ARef<Device> {
         // SAFETY: the device is live (we hold a reference).
-        unsafe { sys::get_device(self.mock_dev().raw()) }
+        unsafe { Device::get_device(self.mock_dev().raw()) }
     }
 }
 

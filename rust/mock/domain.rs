@@ -5,14 +5,23 @@
 //! around it. They are allocated here as `KBox`es and freed by the `free`
 //! op.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use kernel::{bindings, prelude::*, sync::Arc, types::Opaque};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    types::Opaque,
+};
 
 use super::ops;
 use crate::{
-    sys::iommu::{Domain, UserData},
+    sys::{
+        iommu::{Domain, UserData},
+        viommu::VirtualDevices,
+    },
     uapi,
-    vdevice::VirtIds,
 };
 
 /// Mock IOTLB entries of a nested domain.
@@ -24,7 +33,7 @@ pub(crate) const IOTLB_NUM: usize = uapi::MOCK_NESTED_DOMAIN_IOTLB_NUM as usize;
 pub(crate) struct MockPaging {
     domain: Opaque<bindings::iommu_domain>,
     /// Dirty tracking switched on (`set_dirty_tracking`).
-    pub(crate) dirty_tracking: AtomicBool,
+    pub(crate) dirty_tracking: Atomic<bool>,
 }
 
 /// A nested (stage-1) domain on a paging parent, with a mock IOTLB that
@@ -33,10 +42,10 @@ pub(crate) struct MockPaging {
 pub(crate) struct MockNested {
     domain: Opaque<bindings::iommu_domain>,
     /// The mock IOTLB slots: set at allocation, cleared by invalidation.
-    pub(crate) iotlb: [AtomicU32; IOTLB_NUM],
+    pub(crate) iotlb: [Atomic<u32>; IOTLB_NUM],
     /// The devices of the vIOMMU it was allocated for: attaching it needs
     /// the device's virtual id there.
-    pub(crate) viommu_ids: Option<Arc<VirtIds>>,
+    pub(crate) viommu_ids: Option<Arc<dyn VirtualDevices>>,
 }
 
 /// Builds the core's part of a domain.
@@ -65,9 +74,9 @@ impl MockPaging {
         let mock = KBox::new(
             Self {
                 domain: core_domain(bindings::IOMMU_DOMAIN_UNMANAGED, &ops::PAGING_OPS),
-                dirty_tracking: AtomicBool::new(false),
+                dirty_tracking: Atomic::new(false),
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         let mock = KBox::into_raw(mock);
         // SAFETY: `mock` is valid and not yet shared.
@@ -110,7 +119,7 @@ impl MockNested {
     /// A new nested domain for a vIOMMU, from the selftest user data.
     pub(crate) fn alloc_for_viommu(
         data: &UserData,
-        viommu_ids: Arc<VirtIds>,
+        viommu_ids: Arc<dyn VirtualDevices>,
     ) -> Result<*mut bindings::iommu_domain> {
         // SAFETY: `data` is valid for the call.
         let cfg = unsafe { ops::read_selftest_data(data) }?;
@@ -119,18 +128,18 @@ impl MockNested {
 
     fn alloc_with(
         iotlb: u32,
-        viommu_ids: Option<Arc<VirtIds>>,
+        viommu_ids: Option<Arc<dyn VirtualDevices>>,
     ) -> Result<*mut bindings::iommu_domain> {
         let mock = KBox::new(
             Self {
                 domain: core_domain(bindings::IOMMU_DOMAIN_NESTED, &ops::NESTED_OPS),
-                iotlb: [const { AtomicU32::new(0) }; IOTLB_NUM],
+                iotlb: [const { Atomic::new(0) }; IOTLB_NUM],
                 viommu_ids,
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         for entry in &mock.iotlb {
-            entry.store(iotlb, Ordering::Relaxed);
+            entry.store(iotlb, Relaxed);
         }
         let mock = KBox::into_raw(mock);
         // SAFETY: `mock` is valid.

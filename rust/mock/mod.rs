@@ -15,14 +15,19 @@
 //! Names differ from upstream's C selftest ("rust_iommufd_mock" rather than
 //! "iommufd_mock") so both can be loaded in the same boot.
 
-use core::sync::atomic::{AtomicU32, Ordering};
-use kernel::{bindings, faux, prelude::*, types::Opaque};
+use kernel::{
+    bindings, faux,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+    types::Opaque,
+};
 
 use crate::sys::iommu as sys;
 
 pub(crate) mod dev;
 pub(crate) mod domain;
 pub(crate) mod ops;
+mod viommu;
 
 /// PASID width of the mock IOMMU and of PASID-capable mock devices.
 pub(crate) const PASID_WIDTH: u32 = crate::uapi::MOCK_PASID_WIDTH;
@@ -42,7 +47,7 @@ pub(crate) struct MockIommu {
     /// Where the core queues page requests of mock devices with IOPF on.
     iopf_queue: *mut bindings::iopf_queue,
     /// Numbers mock device names.
-    next_dev: AtomicU32,
+    next_dev: Atomic<u32>,
 }
 
 // SAFETY: the raw fields are registered with the core, which locks them
@@ -52,6 +57,12 @@ unsafe impl Send for MockIommu {}
 unsafe impl Sync for MockIommu {}
 
 const NAME: &CStr = c"rust_iommufd_mock_iommu";
+
+/// The iopf queue's name. The core names the queue's workqueue
+/// `iopf_queue/<name>`, which must fit `WQ_NAME_LEN` (32 bytes with its
+/// NUL) or the workqueue code truncates it with a warning at every load.
+const IOPF_QUEUE_NAME: &CStr = c"rust_iommufd-iopfq";
+const _: () = assert!(b"iopf_queue/".len() + IOPF_QUEUE_NAME.to_bytes().len() < 32);
 
 impl MockIommu {
     /// Registers the bus, the IOMMU and its iopf queue, in that order;
@@ -95,7 +106,7 @@ impl MockIommu {
                     bindings::bus_unregister(bus);
                     return Err(e);
                 }
-                let queue = bindings::iopf_queue_alloc(c"rust_iommufd-mock-iopfq".as_char_ptr());
+                let queue = bindings::iopf_queue_alloc(IOPF_QUEUE_NAME.as_char_ptr());
                 if queue.is_null() {
                     sys::iommu_device_unregister_bus(iommu, bus, nb);
                     bindings::iommu_device_sysfs_remove(iommu);
@@ -104,7 +115,7 @@ impl MockIommu {
                 }
                 (&raw mut (*slot).parent).write(parent);
                 (&raw mut (*slot).iopf_queue).write(queue);
-                (&raw mut (*slot).next_dev).write(AtomicU32::new(0));
+                (&raw mut (*slot).next_dev).write(Atomic::new(0));
                 Ok(())
             })
         }
@@ -133,7 +144,7 @@ impl MockIommu {
     }
 
     fn next_dev_number(&self) -> u32 {
-        self.next_dev.fetch_add(1, Ordering::Relaxed)
+        self.next_dev.fetch_add(1, Relaxed)
     }
 }
 

@@ -7,8 +7,8 @@
 //! probed through `probe_device` (always mock devices: other buses are
 //! refused) and domains allocated by the alloc ops below.
 
-use core::{cell::UnsafeCell, sync::atomic::Ordering};
-use kernel::{bindings, prelude::*, uaccess::UserPtr};
+use core::cell::UnsafeCell;
+use kernel::{bindings, prelude::*, sync::atomic::Relaxed, uaccess::UserPtr};
 
 use super::{
     dev::MockDev,
@@ -16,7 +16,7 @@ use super::{
     MockIommu,
 };
 use crate::{
-    sys::{this_module, zeroed},
+    sys::this_module,
     uapi::{self, copy_user_data, iommu_hwpt_invalidate_selftest, iommu_hwpt_selftest},
 };
 
@@ -45,13 +45,13 @@ impl<T> CTable<T> {
 static BLOCKING_DOMAIN: CTable<bindings::iommu_domain> = CTable::new(bindings::iommu_domain {
     type_: bindings::IOMMU_DOMAIN_BLOCKED,
     ops: &BLOCKING_OPS,
-    ..zeroed()
+    ..pin_init::zeroed()
 });
 
 static BLOCKING_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
     attach_dev: Some(attach_dev),
     set_dev_pasid: Some(set_dev_pasid),
-    ..zeroed()
+    ..pin_init::zeroed()
 };
 
 /// Ops of [`MockPaging`] domains.
@@ -59,7 +59,7 @@ pub(crate) static PAGING_OPS: bindings::iommu_domain_ops = bindings::iommu_domai
     attach_dev: Some(attach_dev),
     set_dev_pasid: Some(set_dev_pasid),
     free: Some(free_paging),
-    ..zeroed()
+    ..pin_init::zeroed()
 };
 
 /// Ops of [`MockNested`] domains.
@@ -68,14 +68,14 @@ pub(crate) static NESTED_OPS: bindings::iommu_domain_ops = bindings::iommu_domai
     set_dev_pasid: Some(set_dev_pasid),
     cache_invalidate_user: Some(cache_invalidate_user),
     free: Some(free_nested),
-    ..zeroed()
+    ..pin_init::zeroed()
 };
 
 /// Dirty-tracking ops of paging domains allocated with
 /// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
 pub(crate) static DIRTY_OPS: bindings::iommu_dirty_ops = bindings::iommu_dirty_ops {
     set_dirty_tracking: Some(set_dirty_tracking),
-    ..zeroed()
+    ..pin_init::zeroed()
 };
 
 static OPS: CTable<bindings::iommu_ops> = CTable::new(bindings::iommu_ops {
@@ -93,7 +93,7 @@ static OPS: CTable<bindings::iommu_ops> = CTable::new(bindings::iommu_ops {
     // The one bitfield: user_pasid_table = 1. Faults on a PASID without its
     // own attachment go to a nested domain on the RID, as on SMMUv3.
     _bitfield_1: bindings::__BindgenBitfieldUnit::new([1]),
-    ..zeroed()
+    ..pin_init::zeroed()
 });
 
 /// The driver's `iommu_ops`, for registration.
@@ -101,19 +101,16 @@ pub(crate) fn ops() -> *const bindings::iommu_ops {
     OPS.get()
 }
 
-/// The mock device of a device the core passes to an op.
+/// The mock device of a device the core passes to an op. Always `Some` in
+/// practice (`probe_device` accepts mock devices only); a callback that
+/// gets `None` fails as for a device it cannot handle.
 ///
 /// # Safety
 ///
-/// `dev` must be live for `'a` and probed by this driver.
-unsafe fn mock_dev<'a>(dev: *mut bindings::device) -> &'a MockDev {
-    // SAFETY: the caller's contract; `probe_device` accepts mock devices
-    // only, so `from_raw` always finds one.
-    unsafe { MockDev::from_raw(dev).unwrap_unchecked() }
-}
-
-fn err_ptr<T>(e: Error) -> *mut T {
-    e.to_ptr()
+/// `dev` must be live for `'a`.
+unsafe fn mock_dev<'a>(dev: *mut bindings::device) -> Option<&'a MockDev> {
+    // SAFETY: the caller's contract.
+    unsafe { MockDev::from_raw(dev) }
 }
 
 /// # Safety
@@ -124,7 +121,7 @@ unsafe extern "C" fn probe_device(dev: *mut bindings::device) -> *mut bindings::
     match unsafe { MockDev::from_raw(dev) } {
         // SAFETY: a mock device is on the mock IOMMU's bus.
         Some(_) => unsafe { MockIommu::from_bus((*dev).bus).iommu() },
-        None => err_ptr(ENODEV),
+        None => ENODEV.to_ptr(),
     }
 }
 
@@ -132,8 +129,10 @@ unsafe extern "C" fn probe_device(dev: *mut bindings::device) -> *mut bindings::
 ///
 /// Only the IOMMU core calls this, with the pointers it vouches for.
 unsafe extern "C" fn capable(dev: *mut bindings::device, cap: bindings::iommu_cap) -> bool {
-    // SAFETY: the core calls this on probed devices.
-    let mdev = unsafe { mock_dev(dev) };
+    // SAFETY: the core calls this on live devices.
+    let Some(mdev) = (unsafe { mock_dev(dev) }) else {
+        return false;
+    };
     match cap {
         bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY => true,
         bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING => {
@@ -156,13 +155,13 @@ unsafe extern "C" fn hw_info(
     if asked != bindings::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_DEFAULT
         && asked != uapi::IOMMU_HW_INFO_TYPE_SELFTEST
     {
-        return err_ptr(EOPNOTSUPP);
+        return EOPNOTSUPP.to_ptr();
     }
     let info = uapi::iommu_test_hw_info {
         flags: 0,
         test_reg: uapi::IOMMU_HW_INFO_SELFTEST_REGVAL,
     };
-    match KBox::new(info, GFP_KERNEL) {
+    match KBox::new(info, GFP_KERNEL_ACCOUNT) {
         Ok(info) => {
             // SAFETY: as above. The caller kfree()s the buffer.
             unsafe {
@@ -171,7 +170,7 @@ unsafe extern "C" fn hw_info(
             }
             KBox::into_raw(info).cast()
         }
-        Err(e) => err_ptr(e.into()),
+        Err(e) => Error::from(e).to_ptr(),
     }
 }
 
@@ -190,7 +189,7 @@ pub(crate) unsafe fn read_selftest_data(
         UserPtr::from_ptr(data.uptr),
         data.len,
         uapi::IOMMU_HWPT_DATA_SELFTEST,
-        crate::ucmd::offset_end!(iommu_hwpt_selftest, iotlb),
+        crate::uapi::offset_end!(iommu_hwpt_selftest, iotlb),
     )
 }
 
@@ -205,28 +204,30 @@ unsafe extern "C" fn domain_alloc_paging_flags(
     const PAGING_FLAGS: u32 = uapi::IOMMU_HWPT_ALLOC_DIRTY_TRACKING
         | uapi::IOMMU_HWPT_ALLOC_NEST_PARENT
         | uapi::IOMMU_HWPT_ALLOC_PASID;
-    // SAFETY: the core calls this on probed devices.
-    let mdev = unsafe { mock_dev(dev) };
+    // SAFETY: the core calls this on live devices.
+    let Some(mdev) = (unsafe { mock_dev(dev) }) else {
+        return ENODEV.to_ptr();
+    };
     let dirty = flags & uapi::IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0;
     if flags & !PAGING_FLAGS != 0 || (dirty && mdev.flags() & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0)
     {
-        return err_ptr(EOPNOTSUPP);
+        return EOPNOTSUPP.to_ptr();
     }
     if !data.is_null() {
         // SAFETY: non-NULL user data is valid for the call.
         let data_type = unsafe { (*data).type_ };
         if data_type != uapi::IOMMU_HWPT_DATA_SELFTEST && data_type != uapi::IOMMU_HWPT_DATA_NONE {
-            return err_ptr(EOPNOTSUPP);
+            return EOPNOTSUPP.to_ptr();
         }
         // SAFETY: as above.
         match unsafe { read_selftest_data(data) } {
             // Default or huge-page layout; neither changes anything here.
             Ok(cfg) if cfg.pagetable_type <= uapi::MOCK_IOMMUPT_HUGE => {}
-            Ok(_) => return err_ptr(EOPNOTSUPP),
-            Err(e) => return err_ptr(e),
+            Ok(_) => return EOPNOTSUPP.to_ptr(),
+            Err(e) => return e.to_ptr(),
         }
     }
-    MockPaging::alloc(dirty).unwrap_or_else(err_ptr)
+    MockPaging::alloc(dirty).unwrap_or_else(Error::to_ptr)
 }
 
 /// # Safety
@@ -239,20 +240,20 @@ unsafe extern "C" fn domain_alloc_nested(
     data: *const bindings::iommu_user_data,
 ) -> *mut bindings::iommu_domain {
     if flags & !uapi::IOMMU_HWPT_ALLOC_PASID != 0 {
-        return err_ptr(EOPNOTSUPP);
+        return EOPNOTSUPP.to_ptr();
     }
     // SAFETY: the core passes NULL or a live domain.
     if parent.is_null() || unsafe { (*parent).type_ } & bindings::__IOMMU_DOMAIN_PAGING == 0 {
-        return err_ptr(EINVAL);
+        return EINVAL.to_ptr();
     }
     // SAFETY: user data is valid for the call.
     if unsafe { (*data).type_ } != uapi::IOMMU_HWPT_DATA_SELFTEST {
-        return err_ptr(EOPNOTSUPP);
+        return EOPNOTSUPP.to_ptr();
     }
     // SAFETY: as above.
     match unsafe { read_selftest_data(data) } {
-        Ok(cfg) => MockNested::alloc(cfg.iotlb).unwrap_or_else(err_ptr),
-        Err(e) => err_ptr(e),
+        Ok(cfg) => MockNested::alloc(cfg.iotlb).unwrap_or_else(Error::to_ptr),
+        Err(e) => e.to_ptr(),
     }
 }
 
@@ -264,8 +265,10 @@ unsafe extern "C" fn attach_dev(
     dev: *mut bindings::device,
     _old: *mut bindings::iommu_domain,
 ) -> c_int {
-    // SAFETY: the core calls this on probed devices, with live domains.
-    let mdev = unsafe { mock_dev(dev) };
+    // SAFETY: the core calls this on live devices, with live domains.
+    let Some(mdev) = (unsafe { mock_dev(dev) }) else {
+        return ENODEV.to_errno();
+    };
     // SAFETY: as above.
     let dirty_ops = unsafe { !(*domain).dirty_ops.is_null() };
     if dirty_ops && mdev.flags() & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0 {
@@ -300,19 +303,21 @@ unsafe extern "C" fn set_dev_pasid(
     pasid: u32,
     old: *mut bindings::iommu_domain,
 ) -> c_int {
-    // SAFETY: the core calls this on probed devices, with live domains.
-    let mdev = unsafe { mock_dev(dev) };
+    // SAFETY: the core calls this on live devices, with live domains.
+    let Some(mdev) = (unsafe { mock_dev(dev) }) else {
+        return ENODEV.to_errno();
+    };
     // PASID 1024 fails every second attach, so tests can check that the
     // core (and iommufd above it) roll back a failed replace. Blocking it
     // resets the cycle.
     if pasid == uapi::IOMMU_TEST_PASID_RESERVED {
         // SAFETY: as above.
         if unsafe { (*domain).type_ } == bindings::IOMMU_DOMAIN_BLOCKED {
-            mdev.pasid_1024_fake_error.store(false, Ordering::Relaxed);
-        } else if mdev.pasid_1024_fake_error.swap(false, Ordering::Relaxed) {
+            mdev.pasid_1024_fake_error.store(false, Relaxed);
+        } else if mdev.pasid_1024_fake_error.xchg(false, Relaxed) {
             return ENOMEM.to_errno();
         } else {
-            mdev.pasid_1024_fake_error.store(true, Ordering::Relaxed);
+            mdev.pasid_1024_fake_error.store(true, Relaxed);
         }
     }
     if let Err(e) = mdev.enable_iopf(domain) {
@@ -347,7 +352,7 @@ unsafe extern "C" fn set_dirty_tracking(
 ) -> c_int {
     // SAFETY: only paging domains have dirty ops.
     let mock = unsafe { MockPaging::from_raw(domain) };
-    mock.dirty_tracking.store(enable, Ordering::Relaxed);
+    mock.dirty_tracking.store(enable, Relaxed);
     0
 }
 
@@ -386,7 +391,7 @@ fn invalidate_entries(
             UserPtr::from_addr(array.uptr as usize).wrapping_byte_add(offset),
             array.entry_len,
             uapi::IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-            crate::ucmd::offset_end!(iommu_hwpt_invalidate_selftest, iotlb_id),
+            crate::uapi::offset_end!(iommu_hwpt_invalidate_selftest, iotlb_id),
         )?;
         if inv.flags & !uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
             return Err(EOPNOTSUPP);
@@ -395,11 +400,9 @@ fn invalidate_entries(
             return Err(EINVAL);
         }
         if inv.flags & uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
-            mock.iotlb
-                .iter()
-                .for_each(|e| e.store(0, Ordering::Relaxed));
+            mock.iotlb.iter().for_each(|e| e.store(0, Relaxed));
         } else {
-            mock.iotlb[inv.iotlb_id as usize].store(0, Ordering::Relaxed);
+            mock.iotlb[inv.iotlb_id as usize].store(0, Relaxed);
         }
         *done += 1;
     }
@@ -414,8 +417,10 @@ unsafe extern "C" fn page_response(
     _evt: *mut bindings::iopf_fault,
     msg: *mut bindings::iommu_page_response,
 ) {
-    // SAFETY: the core calls this on probed devices, with a valid message.
-    let (mdev, msg) = unsafe { (mock_dev(dev), &*msg) };
+    // SAFETY: the core calls this on live devices, with a valid message.
+    let (Some(mdev), msg) = (unsafe { (mock_dev(dev), &*msg) }) else {
+        return;
+    };
     // No hardware to pass it to: the device records it for the tests.
     mdev.record_response(msg.pasid, msg.grpid, msg.code);
 }

@@ -14,9 +14,9 @@ use kernel::{
     uaccess::UserPtr,
 };
 
-use super::{this_module, zeroed};
+use super::this_module;
 
-#[allow(
+#[expect(
     improper_ctypes,
     reason = "kernel structures behind pointers, declared as kernel::bindings declares them"
 )]
@@ -52,7 +52,7 @@ pub(crate) fn create<T: AnonFile>(name: &'static CStr, data: KBox<T>) -> Result<
             name.as_char_ptr(),
             Ops::<T>::TABLE,
             data.cast(),
-            bindings::O_RDWR as c_int,
+            kernel::fs::file::flags::O_RDWR as c_int,
         )
     };
     match kernel::error::from_err_ptr(file) {
@@ -75,7 +75,7 @@ impl<T: AnonFile> Ops<T> {
         write: Some(Self::write),
         poll: Some(Self::poll),
         release: Some(Self::release),
-        ..zeroed()
+        ..pin_init::zeroed()
     };
     const TABLE: &'static bindings::file_operations = &Self::FOPS;
 

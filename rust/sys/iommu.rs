@@ -14,10 +14,9 @@ use kernel::{
     device::Device,
     error::{from_err_ptr, to_result},
     prelude::*,
-    sync::aref::ARef,
 };
 
-#[allow(
+#[expect(
     improper_ctypes,
     reason = "kernel structures behind pointers, declared as kernel::bindings declares them"
 )]
@@ -73,14 +72,51 @@ pub(crate) fn raw_dev<Ctx: kernel::device::DeviceContext>(
     core::ptr::from_ref(dev).cast_mut().cast()
 }
 
-/// The `iommu_ops` of the driver that probed `dev`, if any did.
-fn dev_ops(dev: &Device) -> Result<&'static bindings::iommu_ops> {
-    let raw = raw_dev(dev);
-    // `dev->iommu` and its `iommu_dev` are set by the core when an IOMMU
-    // driver probes the device and stay until the device leaves its bus; the
-    // ops table is static for as long as a device uses it.
-    // SAFETY: `raw` is a live device (we hold a reference), and callers
-    // hold it bound (see `Device::with_bound`).
+/// A device that an IOMMU driver has probed and that stays on its bus for
+/// as long as the reference lives: what the core's per-device IOMMU state
+/// (`dev->iommu`) needs, since the core frees that state when the device
+/// leaves its bus.
+///
+/// # Invariants
+///
+/// For the lifetime of a `&ProbedDevice`, `dev->iommu` of the wrapped
+/// device is set by the IOMMU driver that probed it and stays valid, and so
+/// do the `iommu_device` and ops table it points to.
+#[repr(transparent)]
+pub(crate) struct ProbedDevice(Device);
+
+impl ProbedDevice {
+    /// Vouches that `dev` is probed and stays on its bus for `'a`.
+    ///
+    /// # Safety
+    ///
+    /// An IOMMU driver must have probed `dev`, and `dev` must not leave its
+    /// bus during `'a`.
+    pub(crate) unsafe fn from_device<'a>(dev: &'a Device) -> &'a Self {
+        // SAFETY: `ProbedDevice` is a `repr(transparent)` wrapper of
+        // `Device`. INVARIANT: the caller's promise.
+        unsafe { &*core::ptr::from_ref(dev).cast::<Self>() }
+    }
+
+    fn as_raw(&self) -> *mut bindings::device {
+        raw_dev(&self.0)
+    }
+}
+
+impl core::ops::Deref for ProbedDevice {
+    type Target = Device;
+
+    fn deref(&self) -> &Device {
+        &self.0
+    }
+}
+
+/// The `iommu_ops` of the driver that probed `dev`.
+fn dev_ops(dev: &ProbedDevice) -> Result<&'static bindings::iommu_ops> {
+    let raw = dev.as_raw();
+    // SAFETY: by the invariant of `ProbedDevice`, `dev->iommu` and the
+    // `iommu_device` it names are valid for the borrow; the driver's ops
+    // table is static for as long as a device uses it.
     unsafe {
         let param = (*raw).iommu;
         if param.is_null() || (*param).iommu_dev.is_null() {
@@ -93,14 +129,15 @@ fn dev_ops(dev: &Device) -> Result<&'static bindings::iommu_ops> {
 
 /// The `iommu_ops` of the driver that probed `dev`, to compare with a
 /// domain's `owner`.
-pub(crate) fn dev_ops_ptr(dev: &Device) -> Option<*const bindings::iommu_ops> {
+pub(crate) fn dev_ops_ptr(dev: &ProbedDevice) -> Option<*const bindings::iommu_ops> {
     dev_ops(dev).ok().map(core::ptr::from_ref)
 }
 
 /// How many PASIDs the core enabled for `dev` (0: no PASID support).
-pub(crate) fn max_pasids(dev: &Device) -> u32 {
-    let raw = raw_dev(dev);
-    // SAFETY: as in `dev_ops`: `dev->iommu` lives as long as the device.
+pub(crate) fn max_pasids(dev: &ProbedDevice) -> u32 {
+    let raw = dev.as_raw();
+    // SAFETY: by the invariant of `ProbedDevice`, `dev->iommu` is valid for
+    // the borrow.
     unsafe {
         let param = (*raw).iommu;
         if param.is_null() {
@@ -137,35 +174,70 @@ pub(crate) fn report_device_fault(dev: &Device, evt: &mut bindings::iopf_fault) 
     to_result(unsafe { bindings::iommu_report_device_fault(raw_dev(dev), evt) })
 }
 
-/// Asks `dev`'s driver for its hardware information and passes it to `f`.
-/// `data_type` is the type asked for on entry and the type returned on exit.
-pub(crate) fn hw_info<R>(
-    dev: &Device,
-    data_type: &mut u32,
-    f: impl FnOnce(&[u8]) -> Result<R>,
-) -> Result<R> {
+/// Hardware information a driver's `hw_info` op returned.
+///
+/// # Invariants
+///
+/// `data` is NULL (no data) or a buffer of `len` bytes that the driver
+/// allocated with `kmalloc()` for us, owned by this value.
+pub(crate) struct HwInfo {
+    data: *mut u8,
+    len: usize,
+    data_type: u32,
+}
+
+impl HwInfo {
+    /// The driver's data.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        if self.data.is_null() {
+            return &[];
+        }
+        // SAFETY: by the type invariant, `len` bytes we own.
+        unsafe { core::slice::from_raw_parts(self.data, self.len) }
+    }
+
+    /// The type of the data (`IOMMU_HW_INFO_TYPE_*`).
+    pub(crate) fn data_type(&self) -> u32 {
+        self.data_type
+    }
+}
+
+impl Drop for HwInfo {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant, NULL or a kmalloc'ed buffer we own.
+        unsafe { bindings::kfree(self.data.cast()) };
+    }
+}
+
+/// Asks `dev`'s driver for its hardware information of type `data_type`
+/// (the driver may answer with another type, as the core allows).
+pub(crate) fn hw_info(dev: &ProbedDevice, mut data_type: u32) -> Result<HwInfo> {
     let Some(hw_info) = dev_ops(dev)?.hw_info else {
-        *data_type = bindings::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_NONE;
-        return f(&[]);
+        return Ok(HwInfo {
+            data: core::ptr::null_mut(),
+            len: 0,
+            data_type: bindings::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_NONE,
+        });
     };
     let mut len = 0u32;
-    // SAFETY: `dev` is a live device probed by the driver whose op this is;
-    // `len` and `data_type` are valid for writes.
-    let data = from_err_ptr(unsafe { hw_info(raw_dev(dev), &mut len, data_type) })?;
-    let bytes = if data.is_null() {
-        &[][..]
-    } else {
-        // SAFETY: the op returned a kmalloc'ed buffer of `len` bytes.
-        unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len as usize) }
-    };
-    let result = f(bytes);
-    // SAFETY: the buffer is ours to free (hw_info's contract); `bytes` is
-    // not used after this.
-    unsafe { bindings::kfree(data) };
-    result
+    // SAFETY: `dev` is probed by the driver whose op this is (the invariant
+    // of `ProbedDevice`); `len` and `data_type` are valid for writes.
+    let data = from_err_ptr(unsafe { hw_info(dev.as_raw(), &mut len, &mut data_type) })?;
+    // INVARIANT: the op returned NULL or a kmalloc'ed buffer of `len` bytes
+    // that is ours to free (hw_info's contract).
+    Ok(HwInfo {
+        data: data.cast(),
+        len: len as usize,
+        data_type,
+    })
 }
 
 /// A reference to an `iommu_group`.
+///
+/// # Invariants
+///
+/// The pointer is a live group on which this value owns one reference
+/// (from `iommu_group_get()`), put on drop.
 pub(crate) struct Group(NonNull<bindings::iommu_group>);
 
 // SAFETY: a group reference may be used and dropped from any thread; the
@@ -177,8 +249,9 @@ unsafe impl Sync for Group {}
 impl Group {
     /// The group of `dev`: `ENODEV` if no IOMMU driver probed it.
     pub(crate) fn of(dev: &Device) -> Result<Self> {
-        // SAFETY: `dev` is a live device; a non-NULL result is a reference.
+        // SAFETY: `dev` is a live device.
         let group = unsafe { bindings::iommu_group_get(raw_dev(dev)) };
+        // INVARIANT: a non-NULL result is a reference we own.
         NonNull::new(group).map(Self).ok_or(ENODEV)
     }
 
@@ -188,21 +261,26 @@ impl Group {
 
     /// The domain attached to `pasid` of this group through an attach
     /// handle, if any.
-    pub(crate) fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
-        // The handle is only read while the caller holds the lock that
-        // serialises its attach and detach.
-        // SAFETY: we hold a group reference; the result is a handle or an
-        // ERR_PTR.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the lock that serialises every [`attach`] and
+    /// [`detach`] on this group, so the handle the core returns is not
+    /// freed while it is read.
+    pub(crate) unsafe fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
+        // SAFETY: by the type invariant we hold a group reference; the
+        // result is a handle or an ERR_PTR.
         let handle = unsafe { iommu_attach_handle_get(self.as_ptr(), pasid, 0) };
         let handle = from_err_ptr(handle).ok()?;
-        // SAFETY: as above: a live handle.
+        // SAFETY: a live handle: no detach can free it while the caller
+        // holds the lock (the contract).
         NonNull::new(handle).map(|h| unsafe { (*h.as_ptr()).domain })
     }
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
-        // SAFETY: we own one reference.
+        // SAFETY: by the type invariant, we own one reference.
         unsafe { bindings::iommu_group_put(self.as_ptr()) }
     }
 }
@@ -211,6 +289,13 @@ impl Drop for Group {
 pub(crate) type UserData = bindings::iommu_user_data;
 
 /// An `iommu_domain` allocated by a driver's ops, owned until dropped.
+///
+/// # Invariants
+///
+/// The pointer is a live domain allocated by a driver's alloc op, with
+/// `owner` set to that driver's ops, owned by this value alone (freed with
+/// `iommu_domain_free()` on drop), and attached nowhere when dropped:
+/// whoever attaches it holds the value until the attachment is gone.
 pub(crate) struct Domain(NonNull<bindings::iommu_domain>);
 
 // SAFETY: a domain is not tied to a thread; the core serialises its attach
@@ -240,24 +325,30 @@ impl Domain {
         let domain = NonNull::new(domain).ok_or(ENOMEM)?;
         // SAFETY: per the contract, not yet shared.
         unsafe { (*domain.as_ptr()).owner = ops };
+        // INVARIANT: a fresh domain of this driver (the contract), `owner`
+        // set above.
         Ok(Self(domain))
     }
 
     /// A paging domain for `dev`, from its driver's
     /// `domain_alloc_paging_flags` (`EOPNOTSUPP` if it has none).
-    pub(crate) fn alloc_paging(dev: &Device, flags: u32, data: Option<&UserData>) -> Result<Self> {
+    pub(crate) fn alloc_paging(
+        dev: &ProbedDevice,
+        flags: u32,
+        data: Option<&UserData>,
+    ) -> Result<Self> {
         let ops = dev_ops(dev)?;
         let alloc = ops.domain_alloc_paging_flags.ok_or(EOPNOTSUPP)?;
         let data = data.map_or(core::ptr::null(), core::ptr::from_ref);
-        // SAFETY: `dev` is probed by this driver; `data` is NULL or valid
-        // for the call.
-        Self::from_alloc(unsafe { alloc(raw_dev(dev), flags, data) }, ops)
+        // SAFETY: `dev` is probed by this driver (the invariant of
+        // `ProbedDevice`); `data` is NULL or valid for the call.
+        Self::from_alloc(unsafe { alloc(dev.as_raw(), flags, data) }, ops)
     }
 
     /// A nested domain on `parent` for `dev`, from its driver's
     /// `domain_alloc_nested` (`EOPNOTSUPP` if it has none).
     pub(crate) fn alloc_nested(
-        dev: &Device,
+        dev: &ProbedDevice,
         parent: &Domain,
         flags: u32,
         data: &UserData,
@@ -265,9 +356,9 @@ impl Domain {
         let ops = dev_ops(dev)?;
         let alloc = ops.domain_alloc_nested.ok_or(EOPNOTSUPP)?;
         // `parent` outlives the nested domain: the nested HWPT holds it.
-        // SAFETY: `dev` is probed by this driver, `parent` is live and
-        // `data` valid for the call.
-        let domain = unsafe { alloc(raw_dev(dev), parent.as_ptr(), flags, data) };
+        // SAFETY: `dev` is probed by this driver (the invariant of
+        // `ProbedDevice`), `parent` is live and `data` valid for the call.
+        let domain = unsafe { alloc(dev.as_raw(), parent.as_ptr(), flags, data) };
         Self::from_alloc(domain, ops)
     }
 
@@ -278,7 +369,8 @@ impl Domain {
 
     /// `IOMMU_DOMAIN_*` type.
     pub(crate) fn domain_type(&self) -> u32 {
-        // SAFETY: a live domain; `type` is set at allocation, never changed.
+        // SAFETY: a live domain (the type invariant); `type` is set at
+        // allocation, never changed.
         unsafe { (*self.as_ptr()).type_ }
     }
 
@@ -317,15 +409,16 @@ impl Domain {
         &mut self,
         handler: unsafe extern "C" fn(*mut bindings::iopf_group) -> c_int,
     ) {
-        // SAFETY: we own the domain and nothing else reads it yet.
+        // SAFETY: we own the domain (the type invariant) and, with
+        // `&mut self`, nothing attached it yet.
         unsafe { (*self.as_ptr()).iopf_handler = Some(handler) }
     }
 }
 
 impl Drop for Domain {
     fn drop(&mut self) {
-        // SAFETY: we own the domain, and it is attached nowhere: attachments
-        // hold a reference to the object that owns this `Domain`.
+        // SAFETY: by the type invariant we own the domain and it is
+        // attached nowhere.
         unsafe { bindings::iommu_domain_free(self.as_ptr()) }
     }
 }
@@ -360,10 +453,18 @@ pub(crate) unsafe fn attach(
     })
 }
 
-/// Detaches `domain` from `pasid` of `dev`, which must be where
-/// [`attach`] put it. Afterwards its handle may be freed.
-pub(crate) fn detach(domain: &Domain, dev: &Device, group: &Group, pasid: u32) {
-    // SAFETY: live domain, device and group, attached at `pasid`.
+/// Detaches `domain` from `pasid` of `dev`. Afterwards its handle may be
+/// freed.
+///
+/// # Safety
+///
+/// [`attach`] (or a replace) must have put `domain` at `pasid` of `dev`
+/// (in `group`) through a handle, and nothing may have detached or
+/// replaced it since: otherwise the core keeps a handle the caller then
+/// frees.
+pub(crate) unsafe fn detach(domain: &Domain, dev: &Device, group: &Group, pasid: u32) {
+    // SAFETY: live domain, device and group; attached at `pasid` (the
+    // contract).
     unsafe {
         if pasid == bindings::IOMMU_NO_PASID {
             iommu_detach_group_handle(domain.as_ptr(), group.as_ptr());
@@ -371,14 +472,4 @@ pub(crate) fn detach(domain: &Domain, dev: &Device, group: &Group, pasid: u32) {
             bindings::iommu_detach_device_pasid(domain.as_ptr(), raw_dev(dev), pasid);
         }
     }
-}
-
-/// Takes a counted reference to a raw device.
-///
-/// # Safety
-///
-/// `dev` must point to a live `struct device`.
-pub(crate) unsafe fn get_device(dev: *mut bindings::device) -> ARef<Device> {
-    // SAFETY: the caller guarantees a live device.
-    unsafe { Device::get_device(dev) }
 }

@@ -29,6 +29,13 @@ extern "C" {
 
 /// A page request group the core handed to a fault handler, owned until
 /// answered.
+///
+/// # Invariants
+///
+/// The pointer is a live group that the core handed to an `iopf_handler`
+/// which returned 0, not yet answered or freed, and owned by this value
+/// alone (or, while it sits on a [`GroupList`], by that list). Its
+/// `attach_handle`, `fault_count` and `faults` are fixed for its life.
 pub(crate) struct IopfGroup(NonNull<bindings::iopf_group>);
 
 // SAFETY: a group may be answered and freed from any thread; what it shares
@@ -44,6 +51,7 @@ impl IopfGroup {
     /// then returned 0, not yet answered or freed, and not owned elsewhere.
     pub(crate) unsafe fn from_raw(group: NonNull<bindings::iopf_group>) -> Self {
         GROUPS_OWNED.inc();
+        // INVARIANT: the caller's promise.
         Self(group)
     }
 
@@ -53,8 +61,7 @@ impl IopfGroup {
 
     /// The attach handle the core routed the faults through.
     pub(crate) fn attach_handle(&self) -> *mut bindings::iommu_attach_handle {
-        // SAFETY: we own a live group; the core set the handle before
-        // calling the handler and never changes it.
+        // SAFETY: by the type invariant, a live group whose handle is fixed.
         unsafe { (*self.as_ptr()).attach_handle }
     }
 
@@ -68,7 +75,7 @@ impl IopfGroup {
 
     /// How many page requests the group holds (at least one).
     pub(crate) fn fault_count(&self) -> usize {
-        // SAFETY: we own a live group; the count is fixed at creation.
+        // SAFETY: by the type invariant, a live group whose count is fixed.
         unsafe { (*self.as_ptr()).fault_count }
     }
 
@@ -145,6 +152,12 @@ unsafe fn finish(group: *mut bindings::iopf_group, code: u32) {
 
 /// A FIFO of owned groups, linked through each group's `node`. Dropping the
 /// list answers every group still on it `INVALID`.
+///
+/// # Invariants
+///
+/// `head` is an initialised list head that never moves; every node on it
+/// but the head is the `node` of an [`IopfGroup`] the list owns, and there
+/// are `len` of them.
 pub(crate) struct GroupList {
     /// The list head, boxed so that it never moves while groups point at
     /// it.
@@ -158,7 +171,7 @@ unsafe impl Send for GroupList {}
 impl GroupList {
     /// An empty list; its length also counts in [`GROUPS_QUEUED`].
     pub(crate) fn new() -> Result<Self> {
-        let head = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
+        let head = KBox::new(Opaque::uninit(), GFP_KERNEL_ACCOUNT)?;
         // SAFETY: a fresh, unshared list head.
         unsafe { bindings::INIT_LIST_HEAD(head.get()) };
         Ok(Self { head, len: 0 })

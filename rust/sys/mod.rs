@@ -4,34 +4,23 @@
 //! abstraction for. Everything here is small, `unsafe` inside, and safe to
 //! call.
 
-use kernel::{bindings, prelude::*, str::CStr};
+use kernel::{
+    bindings,
+    prelude::*,
+    str::{CStr, CString},
+};
 
 pub(crate) mod anon_file;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
 pub(crate) mod pages;
-
-#[cfg(MODULE)]
-#[allow(improper_ctypes, reason = "only the address is used")]
-extern "C" {
-    static __this_module: kernel::types::Opaque<bindings::module>;
-}
+pub(crate) mod viommu;
 
 /// This module, for C tables whose `owner` pins it while they are in use
-/// (the IOMMU core probing mock devices, open files).
+/// (the IOMMU core probing mock devices, open files): the `THIS_MODULE`
+/// that `module!` records for the crate's module type.
 pub(crate) const fn this_module() -> *mut bindings::module {
-    #[cfg(MODULE)]
-    // SAFETY: only the address is taken.
-    return unsafe { __this_module.get() };
-    #[cfg(not(MODULE))]
-    return core::ptr::null_mut();
-}
-
-/// Fills the rest of a C table with NULLs and zeroes.
-pub(crate) const fn zeroed<T>() -> T {
-    // SAFETY: used only for bindgen structures of pointers, optional
-    // function pointers and integers, for which all-zero is valid.
-    unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    kernel::module::this_module::<crate::LocalModule>().as_ptr()
 }
 
 extern "C" {
@@ -61,10 +50,7 @@ pub(crate) fn devname() -> &'static CStr {
 /// advisory (a racing registration still gets the sysfs warning), which is
 /// enough to turn the common mistake into a clean error.
 pub(crate) fn misc_name_taken(name: &CStr) -> Result<bool> {
-    let mut path = KVec::<u8>::new();
-    path.extend_from_slice(b"/sys/class/misc/", GFP_KERNEL)?;
-    path.extend_from_slice(name.to_bytes(), GFP_KERNEL)?;
-    path.push(0, GFP_KERNEL)?;
+    let path = CString::try_from_fmt(fmt!("/sys/class/misc/{}", name))?;
 
     let mut found = bindings::path {
         mnt: core::ptr::null_mut(),
@@ -72,7 +58,7 @@ pub(crate) fn misc_name_taken(name: &CStr) -> Result<bool> {
     };
     // SAFETY: `path` is NUL-terminated and outlives the call; `found` is a
     // valid place for kern_path to store its result.
-    let ret = unsafe { kern_path(path.as_ptr().cast(), 0, (&raw mut found).cast()) };
+    let ret = unsafe { kern_path(path.as_char_ptr(), 0, (&raw mut found).cast()) };
     if ret == 0 {
         // SAFETY: kern_path succeeded, so `found` holds references we own.
         unsafe { bindings::path_put(&found) };

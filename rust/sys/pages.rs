@@ -5,7 +5,7 @@
 
 use kernel::{bindings, prelude::*};
 
-#[allow(
+#[expect(
     improper_ctypes,
     reason = "struct page behind pointers, declared as kernel::bindings declares it"
 )]

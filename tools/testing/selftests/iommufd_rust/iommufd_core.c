@@ -7,7 +7,10 @@
  * Every test gets a freshly opened device (see FIXTURE_SETUP), so object ids
  * are predictable: they are per open file, lowest free first, from 1.
  */
+#include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <linux/iommufd_test.h>
 
@@ -41,7 +44,8 @@ FIXTURE_SETUP(iommufd)
 
 FIXTURE_TEARDOWN(iommufd)
 {
-	close(self->fd);
+	if (self->fd >= 0)
+		close(self->fd);
 }
 
 /* ioctl dispatch */
@@ -625,6 +629,105 @@ TEST_F(iommufd, open_close_100_times_with_live_objects)
 /* The file */
 
 /* The misc device has no read method, so the VFS refuses reads. */
+/* A cgroup v2 hierarchy with the memory controller on for its children. */
+static int cgroup2_root(char *root, size_t len)
+{
+	char dev[64], dir[256], type[64], path[512];
+	FILE *mounts = fopen("/proc/mounts", "r");
+	FILE *ctl;
+	int found = 0;
+
+	if (mounts) {
+		while (fscanf(mounts, "%63s %255s %63s %*[^\n]", dev, dir,
+			      type) == 3) {
+			if (!strcmp(type, "cgroup2")) {
+				snprintf(root, len, "%s", dir);
+				found = 1;
+				break;
+			}
+		}
+		fclose(mounts);
+	}
+	if (!found) {
+		snprintf(root, len, "/tmp/iommufd_rust_cgroup2");
+		mkdir(root, 0755);
+		if (mount("none", root, "cgroup2", 0, NULL))
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", root);
+	ctl = fopen(path, "w");
+	if (!ctl)
+		return -1;
+	fputs("+memory", ctl);
+	return fclose(ctl);
+}
+
+static int write_file(const char *dir, const char *name, const char *value)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(value, f);
+	return fclose(f);
+}
+
+static long long read_number(const char *dir, const char *name)
+{
+	char path[512];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+#define ACCOUNTED_OBJECTS 20000
+
+/*
+ * Objects and their ids are charged to the memory cgroup of the task
+ * that creates them (GFP_KERNEL_ACCOUNT, as upstream), so a memcg limit
+ * holds. Each IOAS costs well over 64 bytes of kernel memory; before
+ * objects were accounted, the cgroup saw none of it.
+ */
+TEST_F(iommufd, objects_are_charged_to_the_callers_memcg)
+{
+	char root[256], cg[300], pid[32];
+	long long before, after;
+	__u32 id;
+	int i;
+
+	if (cgroup2_root(root, sizeof(root)))
+		SKIP(return, "no cgroup v2 with the memory controller");
+	snprintf(cg, sizeof(cg), "%s/iommufd_rust_%d", root, getpid());
+	ASSERT_EQ(0, mkdir(cg, 0755));
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, write_file(cg, "cgroup.procs", pid));
+
+	before = read_number(cg, "memory.current");
+	ASSERT_LE(0, before);
+	for (i = 0; i < ACCOUNTED_OBJECTS; i++)
+		ASSERT_EQ(0, ioas_alloc(self->fd, &id));
+	after = read_number(cg, "memory.current");
+	EXPECT_LE(before + ACCOUNTED_OBJECTS * 64LL, after)
+		TH_LOG("memory.current %lld before, %lld after %d IOASes",
+		       before, after, ACCOUNTED_OBJECTS);
+
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_EQ(0, write_file(root, "cgroup.procs", pid));
+	EXPECT_EQ(0, rmdir(cg));
+}
+
 TEST_F(iommufd, read_is_einval)
 {
 	char buf[16];

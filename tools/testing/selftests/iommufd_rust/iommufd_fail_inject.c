@@ -431,6 +431,36 @@ static void run_scenario(struct __test_metadata *_metadata, const char *name,
 	       t.points, t.stopped, t.absorbed);
 }
 
+/*
+ * Tearing a device down allocates nothing under its lock: with the first
+ * allocation of the destroy failing, the device's automatic HWPT still
+ * goes with it. Before, unbind pushed each HWPT reference into a new
+ * vector under Device::state and, when the push failed, dropped the
+ * reference there instead, so the automatic HWPT stayed in the table
+ * (destroyable by id) until the file was closed.
+ */
+TEST(destroy_device_with_failing_allocation_still_puts_its_hwpt)
+{
+	__u32 ioas, stdev, hwpt;
+	int fd, ret;
+
+	if (!testing_rust_iommufd())
+		SKIP(return, "needs rust_iommufd");
+	if (!fail_nth_setup())
+		SKIP(return, "no fail-nth fault injection in this kernel");
+	fd = iommufd_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+	ASSERT_EQ(0, mock_domain(fd, ioas, &stdev, &hwpt, NULL));
+	fail_nth_arm(1);
+	ret = destroy(fd, stdev);
+	fail_nth_disarm();
+	EXPECT_EQ(0, ret);
+	EXPECT_ERRNO(ENOENT, destroy(fd, hwpt));
+	EXPECT_EQ(0, destroy(fd, ioas));
+	EXPECT_EQ(0, close(fd));
+}
+
 /* Each scenario opens its own files; the fixture only sets the timeout. */
 FIXTURE(inject) {};
 FIXTURE_SETUP(inject) {}

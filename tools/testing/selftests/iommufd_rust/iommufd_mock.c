@@ -12,7 +12,11 @@
  * predictable: the IOAS is 1, and a first mock device on it gets stdev 2,
  * idev 3 and an automatically created paging HWPT 4.
  */
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "iommufd_mock_utils.h"
 
@@ -136,6 +140,40 @@ TEST_F(mock, test_cmd_reserved_field_is_not_checked)
 	cmd.__reserved = 0xffffffff;
 	ASSERT_EQ(0, test_cmd(self->fd, &cmd));
 	EXPECT_EQ(2U, cmd.mock_domain.out_stdev_id);
+}
+
+/*
+ * Intentional difference: the 4 bytes of tail padding after
+ * iommu_test_cmd::last come back as zero, whatever the caller put there
+ * (upstream copies its buffer back, so they come back as they went in).
+ * Before the module zeroed them, the response carried the caller's bytes
+ * back; before padding was explicit in the Rust structures, those bytes
+ * were not even defined.
+ */
+TEST_F(mock, test_cmd_padding_comes_back_zero)
+{
+	const size_t pad = offsetofend(struct iommu_test_cmd, last);
+	union {
+		struct iommu_test_cmd cmd;
+		__u8 raw[sizeof(struct iommu_test_cmd)];
+	} buf;
+	size_t i;
+
+	if (!testing_rust_iommufd())
+		SKIP(return, "%s: not rust_iommufd, upstream echoes the padding",
+		     iommufd_dev_path());
+	ASSERT_LT(pad, sizeof(buf.cmd));
+	memset(&buf, 0xa5, sizeof(buf));
+	buf.cmd.size = sizeof(buf.cmd);
+	buf.cmd.op = IOMMU_TEST_OP_MOCK_DOMAIN;
+	buf.cmd.id = self->ioas_id;
+	buf.cmd.__reserved = 0;
+	ASSERT_EQ(0, test_cmd(self->fd, &buf.cmd));
+	EXPECT_EQ(2U, buf.cmd.mock_domain.out_stdev_id);
+	for (i = pad; i < sizeof(buf.cmd); i++) {
+		EXPECT_EQ(0, buf.raw[i])
+			TH_LOG("byte %zu of %zu", i, sizeof(buf.cmd));
+	}
 }
 
 TEST_F(mock, test_cmd_unknown_op_is_eopnotsupp)
@@ -2235,6 +2273,104 @@ TEST_F(mock, get_hw_info_unwritable_result_is_efault)
 /* With IOMMU_HW_INFO_FLAG_INPUT_TYPE the requested type must be one the
  * mock driver knows: DEFAULT or SELFTEST. Without it the field is ignored.
  */
+struct hw_info_call {
+	int fd;
+	__u32 idev;
+	void *data;
+	int ret, err;
+};
+
+static void *hw_info_thread(void *arg)
+{
+	struct hw_info_call *c = arg;
+
+	c->ret = get_hw_info(c->fd, c->idev, 0, 0, c->data,
+			     sizeof(struct iommu_test_hw_info), NULL);
+	c->err = errno;
+	return NULL;
+}
+
+struct replace_call {
+	int fd;
+	__u32 stdev, hwpt;
+	int ret, err, done;
+};
+
+static void *replace_thread(void *arg)
+{
+	struct replace_call *c = arg;
+
+	c->ret = mock_domain_replace(c->fd, c->stdev, c->hwpt, NULL);
+	c->err = errno;
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * A GET_HW_INFO whose copy to user space stalls (on a userfaultfd page
+ * nobody serves yet) holds up nothing else on the device: an attach
+ * change goes through meanwhile. Before the copy moved out of the
+ * device's lock, the replace waited for the page.
+ */
+TEST_F(mock, get_hw_info_stalled_copy_does_not_hold_up_the_device)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct hw_info_call hw = { .fd = self->fd };
+	struct replace_call rp = { .fd = self->fd };
+	struct uffdio_register reg = { 0 };
+	struct uffdio_zeropage zero = { 0 };
+	struct pollfd pfd = { .events = POLLIN };
+	const size_t psz = page_size();
+	pthread_t hw_thread, rp_thread;
+	struct uffd_msg msg;
+	void *page;
+	int uffd, i;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	page = mmap(NULL, psz, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	reg.range.start = PTR_U64(page);
+	reg.range.len = psz;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &rp.stdev, NULL,
+				 &hw.idev));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, hw.idev, self->ioas_id, 0, &rp.hwpt));
+
+	hw.data = page;
+	ASSERT_EQ(0, pthread_create(&hw_thread, NULL, hw_info_thread, &hw));
+	/* The copy is stalled once the fault shows up on the uffd. */
+	pfd.fd = uffd;
+	ASSERT_EQ(1, poll(&pfd, 1, 30000));
+	ASSERT_EQ((ssize_t)sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	ASSERT_EQ(0, pthread_create(&rp_thread, NULL, replace_thread, &rp));
+	for (i = 0; i < 200 && !__atomic_load_n(&rp.done, __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(50000);
+	EXPECT_TRUE(__atomic_load_n(&rp.done, __ATOMIC_ACQUIRE))
+		TH_LOG("the replace waited 10 s for a stalled GET_HW_INFO copy");
+
+	/* Serve the page: the copy goes on. */
+	zero.range.start = PTR_U64(page);
+	zero.range.len = psz;
+	EXPECT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	pthread_join(hw_thread, NULL);
+	pthread_join(rp_thread, NULL);
+	EXPECT_EQ(0, rp.ret) TH_LOG("replace: errno %d", rp.err);
+	EXPECT_EQ(0, hw.ret) TH_LOG("GET_HW_INFO: errno %d", hw.err);
+	EXPECT_EQ(IOMMU_HW_INFO_SELFTEST_REGVAL,
+		  ((struct iommu_test_hw_info *)page)->test_reg);
+	munmap(page, psz);
+	close(uffd);
+}
+
 TEST_F(mock, get_hw_info_input_type)
 {
 	struct iommu_test_hw_info data;

@@ -11,7 +11,7 @@ set -u
 
 n=0
 echo "TAP version 13"
-echo "1..10"
+echo "1..11"
 expect() {	# expect DESCRIPTION COMMAND...
 	local desc=$1; shift
 	n=$((n + 1))
@@ -60,3 +60,5 @@ expect "unloads and removes its device node" \
 expect "loads as /dev/iommu by default once iommufd.ko is gone" \
 	eval 'rmmod iommufd && insmod "$MODULE" && [ -c /dev/iommu ] &&
 	      [ "$(param devname)" = iommu ] && ! loaded iommufd'
+expect "loading logs no workqueue name truncation (the iopf queue's name fits)" \
+	eval '! dmesg_says "exceeds WQ_NAME_LEN"'

@@ -91,6 +91,18 @@ grep -q '^1\.\.' "$uapi_tap" ||	# a crash before the plan still counts
 	fi
 } > "$results/rust_example_build.tap"
 
+# The crate's modules import only downwards (Documentation/design.rst,
+# "Layers"), on the host.
+{
+	echo "1..1"
+	if out=$("$TESTENV_DIR/layers.sh" "$PROJECT_DIR" 2>&1); then
+		echo "ok 1 rust/: no module imports from a layer above its own"
+	else
+		echo "not ok 1 rust/: no module imports from a layer above its own"
+		printf '%s\n' "$out" | sed 's/^/# /'
+	fi
+} > "$results/layers.tap"
+
 # The documentation builds without a warning: Sphinx and rustdoc (host).
 {
 	echo "1..2"

@@ -9,8 +9,9 @@
 # any target failed.
 #
 #   COLD_TARGETS="run check"  which targets, each from its own empty cache
-#   COLD_DIR=/var/tmp/...     where the clones and caches go (kept, for
-#                             reading logs; several GiB per target)
+#   COLD_DIR=DIR              where the clones and caches go (kept, for
+#                             reading logs; several GiB per target); by
+#                             default beside the cache directory
 #
 # Debian packages are system-wide and stay installed: deps.sh installs
 # them on a machine that lacks them, which this cannot undo.
@@ -18,7 +19,10 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 targets=${COLD_TARGETS:-run check}
-top=${COLD_DIR:-$(mktemp -d /var/tmp/rust-iommufd-cold.XXXXXX)}
+# Beside the cache by default: a place the guest sees (not /var/tmp, which
+# virtme-ng hides), on disk rather than in a tmpfs /tmp.
+top=${COLD_DIR:-$(mktemp -d "$(dirname "$CACHE_DIR")/rust-iommufd-cold.XXXXXX")}
+guest_visible "$top" || die "COLD_DIR=$top: the guest would not see the clones"
 [ -z "$(git -C "$PROJECT_DIR" status --porcelain --untracked-files=no)" ] ||
 	log "warning: the working tree has uncommitted changes; the clone has HEAD only"
 

@@ -91,3 +91,22 @@ c_compat_complete() {
 		case $rc in '' | 124 | 137) return 1 ;; esac
 	done
 }
+
+# virtme-ng's init mounts fresh tmpfs over these in the guest (see its
+# virtme-init), so a checkout or cache below one of them is not there for
+# the tests: vm.sh refuses such a path up front instead of failing in the
+# guest with "not found".
+GUEST_HIDDEN_DIRS=(/var/tmp /var/cache /var/log /var/lib/apt /var/lib/sudo
+	/var/lib/private /var/lib/machines /var/lib/portables /var/spool/rsyslog
+	/run /dev /proc /sys)
+#   guest_visible PATH: false (and a message) if the guest will not see PATH
+guest_visible() {
+	local path d
+	path=$(readlink -f "$1")
+	for d in "${GUEST_HIDDEN_DIRS[@]}"; do
+		case $path/ in
+		"$d"/*) log "$1 is below $d, which the guest does not see (virtme-ng mounts a tmpfs there)"
+			return 1 ;;
+		esac
+	done
+}

@@ -33,6 +33,11 @@ while (($#)); do
 	esac
 done
 [ -n "${kdir:-}" ] && (($#)) || die "usage: vm.sh [options] KDIR -- COMMAND..."
+# The guest runs the repository's scripts and binaries, and boots from the
+# cache, at their host paths.
+for d in "$PROJECT_DIR" "$CACHE_DIR" "$kdir"; do
+	guest_visible "$d" || die "move it, or point RUST_IOMMUFD_CACHE elsewhere"
+done
 [ "${KVM:-0}" = 1 ] || vng_args+=(--disable-kvm)
 
 # VM_LOCK=FILE: wait for FILE's lock first, so that guests sharing a small

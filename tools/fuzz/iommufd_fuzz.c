@@ -246,7 +246,7 @@ struct op {
 	int r[MAXRESP];
 	uint32_t size;		/* the structure's size field; 0: natural */
 	uint32_t v[8];
-	uint32_t e[12];		/* invalidation entries */
+	uint32_t e[16];		/* invalidation entries */
 	uint64_t q;
 	int out[4];
 	bool helper;		/* inserted by the executor, not generated */
@@ -762,23 +762,21 @@ static bool allow_cookie0(struct op *o, struct call *c, struct res r[NS])
 /* userspace-api.rst, Differences: "The vIOMMU has no MMIO page" */
 static bool allow_viommu_mmap(struct op *o, struct call *c, struct res r[NS])
 {
-	struct iommu_viommu_selftest dc, dr;
-	size_t n = c->dlen < sizeof(dc) ? c->dlen : sizeof(dc);
+	const int off = offsetof(struct iommu_viommu_selftest, out_mmap_offset);
+	const int end = off + 16;	/* out_mmap_offset, out_mmap_length */
+	int nstruct = 2 + c->len / 4, i;
 
-	if (o->type != OP_VIOMMU_ALLOC || r[SC].ret || r[SR].ret || n < 16)
+	if (o->type != OP_VIOMMU_ALLOC || r[SC].ret || r[SR].ret ||
+	    c->dlen < (size_t)end || r[SC].nn != r[SR].nn ||
+	    memcmp(r[SC].norm, r[SR].norm, nstruct * 4))
 		return false;
-	memset(&dc, 0, sizeof(dc));
-	memset(&dr, 0, sizeof(dr));
-	memcpy(&dc, r[SC].outd, n);
-	memcpy(&dr, r[SR].outd, n);
-	if (dr.out_mmap_offset || dr.out_mmap_length)
-		return false;
-	dr.out_mmap_offset = dc.out_mmap_offset;
-	dr.out_mmap_length = dc.out_mmap_length;
-	if (memcmp(&dc, &dr, n) ||
-	    memcmp(r[SC].out, r[SR].out, c->len) != 0)
-		return memcmp(&dc, &dr, n) == 0 && r[SC].nn == r[SR].nn &&
-		       !memcmp(r[SC].norm, r[SR].norm, (r[SC].nn - c->dlen / 4) * 4);
+	for (i = 0; i < (int)c->dlen; i++) {
+		bool mmap_field = i >= off && i < end;
+
+		if (mmap_field ? r[SR].outd[i] != 0 :
+				 r[SC].outd[i] != r[SR].outd[i])
+			return false;
+	}
 	return true;
 }
 
@@ -1418,6 +1416,8 @@ static int exec_op(struct op *o, int idx)
 		if (!copied_back || (m = c.mean[0]) < 0)
 			break;
 		if (hs[m].kind == K_STDEV) {
+			if (pending_groups_of(m))
+				st.destroy_with_groups++;
 			groups_of_dev_answered(hs[m].idev);
 			stdev_die(m);
 		} else if (hs[m].kind == K_VDEV) {
@@ -1956,7 +1956,7 @@ static void gen(struct op *o)
 			o->v[1] = 4 * rnd(6);
 		o->v[2] = chance(3) ? 1u << (19 + rnd(2)) : rnd(4);
 		o->v[3] = chance(3) ? 1 : 0;
-		for (i = 0; i < 12; i++) {
+		for (i = 0; i < 16; i++) {
 			int field = i % (o->v[1] == 12 ? 3 : 2);
 
 			o->e[i] = field == 0 ? (chance(30) ? IOMMU_TEST_INVALIDATE_FLAG_ALL :
@@ -1964,7 +1964,7 @@ static void gen(struct op *o)
 					       field == 1 && o->v[1] == 12 ? rnd(6) : rnd(5);
 		}
 		gen_mem(o, sizeof(struct iommu_hwpt_invalidate));
-		gen_dmem(o, 48);
+		gen_dmem(o, 64);
 		break;
 	}
 	case OP_FAULT_ALLOC:

@@ -1849,9 +1849,18 @@ static void gen(struct op *o)
 	w = rnd(total);
 	for (t = 0; w >= weight[t]; t++)
 		w -= weight[t];
+	ctx = hs[fdh].ctx;
+	/* Build up what deep sequences need before anything else. */
+	if (!live_count(K_IOAS, ctx) && chance(50))
+		t = OP_IOAS_ALLOC;
+	else if (live_count(K_STDEV, ctx) < 2 && chance(30))
+		t = OP_MOCK_DOMAIN;
+	else if (!live_count(K_FAULT, ctx) && chance(30))
+		t = OP_FAULT_ALLOC;
+	else if (pick(ctx, K_HWPT, p_fault_hwpt) < 0 && chance(30))
+		t = OP_HWPT_ALLOC;
 	o->type = t;
 	o->fd = fdh;
-	ctx = hs[fdh].ctx;
 	/* A call with a live fault queue goes to its descriptor mostly. */
 	if (t == OP_READ || t == OP_WRITE || t == OP_POLL) {
 		int f = pick(-1, K_FD, p_fault_fd);

@@ -45,11 +45,13 @@ fi
 printf -v cmd '%q ' "$@"
 
 # vng starts qemu as a child, and a guest past its limit must not outlive
-# us: vng runs in a session (and so a process group) of its own, and the
-# whole group is signalled on timeout, on our own exit and on a signal to
-# us. (timeout --foreground, used before, signals vng alone; qemu went on
-# at full CPU after the run had been reported.)
-setsid vng --run "$kdir" "${vng_args[@]}" --append "$append" --exec "$cmd" </dev/null &
+# us. timeout(1) without --foreground signals its whole process group, qemu
+# included (with --foreground, as before, it signalled vng alone, and qemu
+# went on at full CPU after the run had been reported); setsid gives that
+# group a session of its own, and our exit, or a signal to us, stops the
+# group too. Exit 124 is a guest stopped at its limit.
+setsid timeout -k 10 "$timeout" \
+	vng --run "$kdir" "${vng_args[@]}" --append "$append" --exec "$cmd" </dev/null &
 vng_pid=$!
 stop_guest() {
 	kill -TERM -- "-$vng_pid" 2>/dev/null || return 0
@@ -62,25 +64,7 @@ stop_guest() {
 trap stop_guest EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# The limit: a watchdog in the background, so that a guest that prints
-# nothing is stopped too. It leaves a mark, and we exit 124 as timeout(1)
-# does, which the callers report as a guest that did not finish.
-expired=$(mktemp)
-rm -f "$expired"
-(
-	sleep "$timeout"
-	touch "$expired"
-	log "the guest ran past its limit of $timeout s; stopping it"
-	stop_guest
-) &
-watchdog=$!
 status=0
 wait "$vng_pid" || status=$?
-pkill -P "$watchdog" 2>/dev/null || true
-kill "$watchdog" 2>/dev/null || true
-if [ -e "$expired" ]; then
-	rm -f "$expired"
-	exit 124
-fi
+((status != 124)) || log "the guest ran past its limit of $timeout s and was stopped"
 exit "$status"

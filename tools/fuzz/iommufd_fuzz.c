@@ -1683,6 +1683,16 @@ static bool p_fault_hwpt(int h)
 	return hs[h].flags & IOMMU_HWPT_FAULT_ID_VALID;
 }
 
+static bool p_on_fault_hwpt(int h)
+{
+	return hs[h].hwpt >= 0 && (hs[hs[h].hwpt].flags & IOMMU_HWPT_FAULT_ID_VALID);
+}
+
+static bool p_not_on_fault_hwpt(int h)
+{
+	return !p_on_fault_hwpt(h);
+}
+
 static bool p_pasid_hwpt(int h)
 {
 	return hs[h].flags & IOMMU_HWPT_ALLOC_PASID;
@@ -1859,6 +1869,9 @@ static void gen(struct op *o)
 		t = OP_FAULT_ALLOC;
 	else if (pick(ctx, K_HWPT, p_fault_hwpt) < 0 && chance(30))
 		t = OP_HWPT_ALLOC;
+	else if (pick(ctx, K_STDEV, p_on_fault_hwpt) < 0 &&
+		 pick(ctx, K_HWPT, p_fault_hwpt) >= 0 && chance(40))
+		t = OP_REPLACE;
 	o->type = t;
 	o->fd = fdh;
 	/* A call with a live fault queue goes to its descriptor mostly. */
@@ -2019,11 +2032,15 @@ static void gen(struct op *o)
 		o->v[1] = bits(o->v[1]);
 		gen_mem(o, sizeof(struct iommu_test_cmd));
 		break;
-	case OP_REPLACE:
-		o->r[0] = ref(pick(ctx, K_STDEV, NULL));
-		o->r[1] = ref(pick_pt(ctx));
+	case OP_REPLACE: {
+		int sd = chance(50) ? pick(ctx, K_STDEV, p_not_on_fault_hwpt) : -1;
+		int pt = sd >= 0 && chance(70) ? pick(ctx, K_HWPT, p_fault_hwpt) : -1;
+
+		o->r[0] = ref(sd >= 0 ? sd : pick(ctx, K_STDEV, NULL));
+		o->r[1] = ref(pt >= 0 ? pt : pick_pt(ctx));
 		gen_mem(o, sizeof(struct iommu_test_cmd));
 		break;
+	}
 	case OP_MEMLIMIT:
 		o->v[0] = chance(70) ? 12 + rnd(1 << 20) : rnd(16);
 		break;

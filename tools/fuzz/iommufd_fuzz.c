@@ -819,6 +819,19 @@ static bool allow_vfio_compat(struct op *o, struct call *c, struct res r[NS])
 	return false;
 }
 
+/* userspace-api.rst, Differences: "vIOMMU invalidation arrays above 4 MiB" */
+static bool allow_big_invalidation(struct op *o, struct call *c, struct res r[NS])
+{
+	const uint64_t kmalloc_max = 4 << 20;
+
+	(void)c;
+	return o->type == OP_INVALIDATE &&
+	       o->v[0] == IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST &&
+	       (uint64_t)o->v[2] * sizeof(struct iommu_viommu_invalidate_selftest) >
+		       kmalloc_max &&
+	       errno_is(&r[SC], ENOMEM) && r[SR].ret < 0;
+}
+
 static const struct allow allowlist[] = {
 	{ "Cookies start from 1", allow_cookie0 },
 	{ "The vIOMMU has no MMIO page", allow_viommu_mmap },
@@ -826,6 +839,7 @@ static const struct allow allowlist[] = {
 	{ "Missing test ops", allow_missing_testop },
 	{ "Own test ops", allow_own_testop },
 	{ "No VFIO compatibility", allow_vfio_compat },
+	{ "vIOMMU invalidation arrays above 4 MiB", allow_big_invalidation },
 };
 #define NALLOW (sizeof(allowlist) / sizeof(allowlist[0]))
 

@@ -285,7 +285,7 @@ static int new_handle(struct op *o, int slot, int kind, int ctx)
 /* Statistics. */
 
 static struct {
-	unsigned long ops, calls, same, allowed, seqs;
+	unsigned long ops, calls, same, allowed, seqs, avoided;
 	unsigned long ok[OP_NTYPES], tried[OP_NTYPES];
 	unsigned long groups_read, responses_taken, replace_with_groups,
 		close_with_groups, destroy_with_groups, max_depth;
@@ -819,19 +819,6 @@ static bool allow_vfio_compat(struct op *o, struct call *c, struct res r[NS])
 	return false;
 }
 
-/* userspace-api.rst, Differences: "vIOMMU invalidation arrays above 4 MiB" */
-static bool allow_big_invalidation(struct op *o, struct call *c, struct res r[NS])
-{
-	const uint64_t kmalloc_max = 4 << 20;
-
-	(void)c;
-	return o->type == OP_INVALIDATE &&
-	       o->v[0] == IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST &&
-	       (uint64_t)o->v[2] * sizeof(struct iommu_viommu_invalidate_selftest) >
-		       kmalloc_max &&
-	       errno_is(&r[SC], ENOMEM) && r[SR].ret < 0;
-}
-
 static const struct allow allowlist[] = {
 	{ "Cookies start from 1", allow_cookie0 },
 	{ "The vIOMMU has no MMIO page", allow_viommu_mmap },
@@ -839,7 +826,6 @@ static const struct allow allowlist[] = {
 	{ "Missing test ops", allow_missing_testop },
 	{ "Own test ops", allow_own_testop },
 	{ "No VFIO compatibility", allow_vfio_compat },
-	{ "vIOMMU invalidation arrays above 4 MiB", allow_big_invalidation },
 };
 #define NALLOW (sizeof(allowlist) / sizeof(allowlist[0]))
 
@@ -1306,6 +1292,17 @@ static int exec_op(struct op *o, int idx)
 		set32c(&c, 20, o->v[1]);
 		set32c(&c, 24, o->v[2]);
 		set32c(&c, 28, o->v[3]);
+		/*
+		 * Upstream's mock vIOMMU allocates entry_num * 12 bytes at
+		 * once: above 4 MiB, the page allocator WARNs (and fails the
+		 * call with ENOMEM; userspace-api.rst, Differences, "vIOMMU
+		 * invalidation arrays above 4 MiB"). Not a call to make.
+		 */
+		if (c.mean[0] >= 0 && hs[c.mean[0]].kind == K_VIOMMU &&
+		    (uint64_t)o->v[2] * 12 > (4u << 20) && o->v[2] <= 1u << 19) {
+			st.avoided++;
+			return 0;
+		}
 		break;
 	case OP_FAULT_ALLOC:
 		call_init(&c, o, IOMMU_FAULT_QUEUE_ALLOC,
@@ -2396,10 +2393,10 @@ static int run_sequence(uint64_t seed, int seqno, int len)
 			       (unsigned long long)seed, seqno, div_text);
 			close_all();
 			check_splat();
-			if (!splat_stop) {
-				shrink(nseq - 1);
-				print_snippet(nseq - 1, seed, seqno);
-			}
+			if (splat_stop)
+				break;
+			shrink(nseq - 1);
+			print_snippet(nseq - 1, seed, seqno);
 			return 1;
 		}
 		if (o->type == OP_READ || o->type == OP_WRITE)
@@ -2440,8 +2437,8 @@ static void print_stats(double secs, const char *pfx)
 
 	printf("%s%lu ops (%lu calls, both sides) in %.1f s: %.1f ops/s, %.1f calls/s; %lu sequences\n",
 	       pfx, st.ops, st.calls, secs, st.ops / secs, st.calls / secs, st.seqs);
-	printf("%sresults identical: %lu, allowed differences: %lu\n", pfx,
-	       st.same, st.allowed);
+	printf("%sresults identical: %lu, allowed differences: %lu, calls not made (upstream WARNs): %lu\n",
+	       pfx, st.same, st.allowed, st.avoided);
 	for (i = 0; i < NALLOW; i++)
 		if (st.allow_hits[i])
 			printf("%s  allowlisted \"%s\" (userspace-api.rst): %lu\n",

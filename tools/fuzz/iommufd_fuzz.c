@@ -766,15 +766,20 @@ static bool allow_viommu_mmap(struct op *o, struct call *c, struct res r[NS])
 	const int end = off + 16;	/* out_mmap_offset, out_mmap_length */
 	int nstruct = 2 + c->len / 4, i;
 
-	if (o->type != OP_VIOMMU_ALLOC || r[SC].ret || r[SR].ret ||
-	    c->dlen < (size_t)end || r[SC].nn != r[SR].nn ||
+	/*
+	 * Same result and structure; in the driver data, which each side
+	 * writes back also when the call then fails, only the MMIO fields
+	 * may differ, and ours must have left 0 there.
+	 */
+	if (o->type != OP_VIOMMU_ALLOC || c->dlen < (size_t)end ||
+	    r[SC].nn != r[SR].nn ||
 	    memcmp(r[SC].norm, r[SR].norm, nstruct * 4))
 		return false;
 	for (i = 0; i < (int)c->dlen; i++) {
 		bool mmap_field = i >= off && i < end;
 
-		if (mmap_field ? r[SR].outd[i] != 0 :
-				 r[SC].outd[i] != r[SR].outd[i])
+		if (r[SC].outd[i] != r[SR].outd[i] &&
+		    (!mmap_field || r[SR].outd[i] != 0))
 			return false;
 	}
 	return true;

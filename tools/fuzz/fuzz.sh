@@ -20,7 +20,7 @@ secs=${FUZZ_SECONDS:-0}
 kdir=$("$TESTENV_DIR/build.sh")
 make -s -C "$FUZZ_DIR" >&2
 results=$(mktemp -d /tmp/rust-iommufd-fuzz.XXXXXX)
-log "fuzzing: seed $seed, up to $ops operations${secs:+ or $secs s}; results in $results"
+log "fuzzing: seed $seed, up to $ops operations$( ((secs > 0)) && echo " or $secs s"); results in $results"
 # The guest's limit: the run's own, plus time to boot and shrink.
 limit=$((secs > 0 ? secs + 900 : 86400))
 # shellcheck disable=SC2086

@@ -2203,6 +2203,19 @@ static void gen(struct op *o)
 
 		o->v[5] = n;
 		p_queue = hs[o->fd].fault;
+		/*
+		 * After a response for cookie 0, upstream hands out cookie 0:
+		 * answer by the literal 0 then, now and again (the cookie-0
+		 * allowlist entry).
+		 */
+		if (p_queue >= 0 && cookie_owner(SC, p_queue, 0) >= 0 &&
+		    chance(30)) {
+			o->v[5] = 1;
+			o->r[0] = R_ZERO;
+			o->v[0] = rnd(2);
+			o->v[4] = 8;
+			break;
+		}
 		for (i = 0; i < n; i++) {
 			int g;
 

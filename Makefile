@@ -10,6 +10,9 @@
 #                 fresh clone with an empty cache (kernel fetched and built)
 #   make compat   upstream's own iommu selftests against C iommufd.ko and
 #                 this module, side by side
+#   make fuzz     the differential fuzzer: random call sequences against
+#                 C iommufd.ko and this module, compared call by call
+#                 (FUZZ_SEED, FUZZ_OPS, FUZZ_SECONDS)
 #   make bench    the IOPF benchmark: C iommufd.ko and this module side by
 #                 side on the non-debug bench kernel (not a test)
 #   make modules  the module and selftests (and the test kernel if the
@@ -27,7 +30,7 @@
 TESTENV := tools/testenv
 SELFTESTS := tools/testing/selftests/iommufd_rust
 
-.PHONY: all modules run check check-cold compat bench rustfmt clean kernel deps htmldocs rustdoc
+.PHONY: all modules run check check-cold compat fuzz bench rustfmt clean kernel deps htmldocs rustdoc
 all: modules
 
 modules:
@@ -47,6 +50,9 @@ compat:
 
 bench:
 	@tools/bench/bench.sh
+
+fuzz:
+	@tools/fuzz/fuzz.sh
 
 kernel:
 	@$(TESTENV)/kernel.sh
@@ -70,4 +76,5 @@ clean:
 	@$(MAKE) -s -C $(SELFTESTS) clean
 	@$(MAKE) -s -C tools/demo clean
 	@$(MAKE) -s -C tools/bench clean
+	@$(MAKE) -s -C tools/fuzz clean
 	@rm -rf Documentation/output tools/rust-example/target

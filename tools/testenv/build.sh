@@ -28,4 +28,5 @@ fi
 make -s -C "$PROJECT_DIR/tools/testing/selftests/iommufd_rust" \
 	KSFT_DIR="$src/tools/testing/selftests"
 make -s -C "$PROJECT_DIR/tools/bench" KSFT_DIR="$src/tools/testing/selftests"
+make -s -C "$PROJECT_DIR/tools/fuzz"
 result "$kdir"

@@ -125,6 +125,12 @@ for suite in rust_iommufd_object; do
 	fi
 done
 
+# The differential fuzzer, a short fixed-seed run: C iommufd.ko and this
+# module side by side; guest-fuzz.sh loads both and leaves rust_iommufd
+# loaded as /dev/iommu again, as it found it.
+run_tap fuzz 180 "$TESTENV/../fuzz/guest-fuzz.sh" "$IOMMUFD_KO" "$MODULE" \
+	--tap -s 1,2,3 -n 500 -S 20
+
 # module_load.sh left the module loaded as /dev/iommu.
 if [ -n "$UPSTREAM" ]; then
 	"$TESTENV/guest-compat.sh" rust_iommufd "$RESULTS/compat" "$UPSTREAM"

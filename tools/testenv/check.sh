@@ -47,7 +47,7 @@ vm_start=$(date +%s)
 vm_status=0
 # The guest's limit: the sum of its programs' own limits (guest-check.sh,
 # guest-compat.sh), plus 5 minutes for the boot and the kernel checks.
-"$TESTENV_DIR/vm.sh" --timeout "$((run_c ? 3400 : 2400))" --rwdir "$results" "$kdir" -- \
+"$TESTENV_DIR/vm.sh" --timeout "$((run_c ? 3600 : 2600))" --rwdir "$results" "$kdir" -- \
 	"$TESTENV_DIR/guest-check.sh" "$results" "$PROJECT_DIR/rust_iommufd.ko" \
 	"$kdir/drivers/iommu/iommufd/iommufd.ko" "$selftests" "$upstream" "$run_c" ||
 	vm_status=$?

@@ -57,9 +57,19 @@ printf -v cmd '%q ' "$@"
 # went on at full CPU after the run had been reported); setsid gives that
 # group a session of its own, and our exit, or a signal to us, stops the
 # group too. Exit 124 is a guest stopped at its limit.
+#
+# Its output goes through pipes: qemu opens /proc/self/fd/1 and 2 by path
+# for the guest's output, which truncates a regular file, so `make check
+# > log` lost everything printed before the boot.
+exec {out_fd}> >(exec cat)
+out_pid=$!
+exec {err_fd}> >(exec cat >&2)
+err_pid=$!
 setsid timeout -k 10 "$timeout" \
-	vng --run "$kdir" "${vng_args[@]}" --append "$append" --exec "$cmd" </dev/null &
+	vng --run "$kdir" "${vng_args[@]}" --append "$append" --exec "$cmd" \
+	</dev/null >&"$out_fd" 2>&"$err_fd" &
 vng_pid=$!
+exec {out_fd}>&- {err_fd}>&-
 stop_guest() {
 	kill -TERM -- "-$vng_pid" 2>/dev/null || return 0
 	for _ in $(seq 20); do
@@ -68,7 +78,12 @@ stop_guest() {
 	done
 	kill -KILL -- "-$vng_pid" 2>/dev/null || true
 }
-trap stop_guest EXIT
+# Once the guest's processes are gone, the pipes drain and close.
+finish() {
+	stop_guest
+	wait "$out_pid" "$err_pid" 2>/dev/null || true
+}
+trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 status=0

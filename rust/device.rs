@@ -31,7 +31,7 @@ use crate::{
     fault::Fault,
     hwpt::{put_hwpt, HwptPaging, HwptRef},
     ioas::Ioas,
-    object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation, Serial},
+    object::{Object, ObjectHeader, ObjectRef, Reservation, Serial},
     sys::iommu::{self as sys, Group, ProbedDevice},
     uapi::{self, iommu_hw_info},
     ucmd::{offset_end, Command, Ucmd},
@@ -155,6 +155,12 @@ pub(crate) struct Device {
     state: Mutex<DeviceState>,
 }
 
+impl Object for Device {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
+}
+
 impl Device {
     /// Binds `dev` to `ctx` under a reserved id and publishes it
     /// (`iommufd_device_bind`); returns a user of it.
@@ -191,7 +197,7 @@ impl Device {
             }
         };
         let user = reservation.user_of(&device);
-        reservation.finalize(Object::Device(device));
+        reservation.finalize(device);
         Ok(user)
     }
 
@@ -410,13 +416,12 @@ pub(crate) fn attach_pt(
     replace: bool,
 ) -> Result<u32> {
     let pt = ctx.objects.lock().get_any(pt_id)?;
-    let (id, put) = match pt {
-        AnyRef::Ioas(ioas) => attach_auto(ctx, device, pasid, &ioas, replace)?,
-        other => {
-            let hwpt = HwptRef::from_any(other)?;
-            let id = hwpt.id();
-            (id, change(device, pasid, hwpt, replace)?)
-        }
+    let (id, put) = if let Some(ioas) = pt.to::<Ioas>() {
+        attach_auto(ctx, device, pasid, &ioas, replace)?
+    } else {
+        let hwpt = HwptRef::from_any(&pt)?;
+        let id = hwpt.id();
+        (id, change(device, pasid, hwpt, replace)?)
     };
     // After every lock is dropped: this may destroy an automatic HWPT.
     if let Some(put) = put {
@@ -481,7 +486,7 @@ fn attach_auto(
             return Err(e);
         }
     };
-    reservation.finalize(Object::HwptPaging(hwpt));
+    reservation.finalize(hwpt);
     Ok((id, put))
 }
 

@@ -22,7 +22,7 @@ use crate::{
     device::Device,
     fault::{self, Fault},
     ioas::Ioas,
-    object::{AnyRef, Object, ObjectHeader, ObjectRef, Reservation},
+    object::{Object, ObjectHeader, ObjectRef, Reservation},
     sys::iommu::{self as sys, Domain, UserData},
     uapi::{self, iommu_hwpt_alloc, iommu_hwpt_invalidate},
     ucmd::{offset_end, Command, Ucmd},
@@ -44,6 +44,12 @@ pub(crate) struct HwptPaging {
     auto_domain: bool,
     /// Where its page faults go (held as a user).
     fault: Option<ObjectRef<Fault>>,
+}
+
+impl Object for HwptPaging {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
 }
 
 impl HwptPaging {
@@ -121,6 +127,12 @@ pub(crate) struct HwptNested {
     pasid_compat: bool,
     /// Where its page faults go (held as a user).
     fault: Option<ObjectRef<Fault>>,
+}
+
+impl Object for HwptNested {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
 }
 
 impl HwptNested {
@@ -211,11 +223,11 @@ pub(crate) enum HwptRef {
 
 impl HwptRef {
     /// The HWPT an object reference points to: `EINVAL` for other kinds.
-    pub(crate) fn from_any(any: AnyRef) -> Result<Self> {
-        match any {
-            AnyRef::HwptPaging(h) => Ok(Self::Paging(h)),
-            AnyRef::HwptNested(h) => Ok(Self::Nested(h)),
-            _ => Err(EINVAL),
+    pub(crate) fn from_any(any: &ObjectRef<dyn Object>) -> Result<Self> {
+        if let Some(hwpt) = any.to::<HwptPaging>() {
+            Ok(Self::Paging(hwpt))
+        } else {
+            any.to::<HwptNested>().map(Self::Nested).ok_or(EINVAL)
         }
     }
 
@@ -311,30 +323,28 @@ impl Command for iommu_hwpt_alloc {
             .map_err(|_| EINVAL)?;
 
         let reservation = Reservation::new(&ucmd.ctx.objects)?;
-        let object = match pt {
-            AnyRef::Ioas(ioas) => {
-                // Serialised with automatic HWPT creation on this IOAS.
-                let _auto = ioas.auto_hwpts.lock();
-                let data = (data.len != 0).then_some(&data);
-                let hwpt = HwptPaging::new(&device, ioas.clone(), flags, data, false)?;
-                Object::HwptPaging(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?)
+        let object: Arc<dyn Object> = if let Some(ioas) = pt.to::<Ioas>() {
+            // Serialised with automatic HWPT creation on this IOAS.
+            let _auto = ioas.auto_hwpts.lock();
+            let data = (data.len != 0).then_some(&data);
+            let hwpt = HwptPaging::new(&device, ioas.clone(), flags, data, false)?;
+            Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?
+        } else if let Some(parent) = pt.to::<HwptPaging>() {
+            let hwpt = HwptNested::new(&device, parent, flags, &data)?;
+            Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?
+        } else if let Some(viommu) = pt.to::<Viommu>() {
+            if !viommu.serves(&device) {
+                return Err(EINVAL);
             }
-            AnyRef::HwptPaging(parent) => {
-                let hwpt = HwptNested::new(&device, parent, flags, &data)?;
-                Object::HwptNested(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?)
-            }
-            AnyRef::Viommu(viommu) => {
-                if !viommu.serves(&device) {
-                    return Err(EINVAL);
-                }
-                let hwpt = HwptNested::on_viommu(viommu, flags, &data)?;
-                Object::HwptNested(Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?)
-            }
-            _ => return Err(EINVAL),
+            let hwpt = HwptNested::on_viommu(viommu, flags, &data)?;
+            Arc::new(hwpt.with_fault(fault()?), GFP_KERNEL_ACCOUNT)?
+        } else {
+            return Err(EINVAL);
         };
+        drop(pt);
         ucmd.cmd.out_hwpt_id = reservation.id();
         ucmd.respond()?;
-        reservation.finalize(object);
+        reservation.finalize_dyn(object);
         Ok(())
     }
 }
@@ -377,10 +387,12 @@ fn invalidate(ctx: &Context, cmd: &iommu_hwpt_invalidate, done: &mut u32) -> Res
     // Looked up first: the table lock must not be held while the driver
     // reads the array from user memory.
     let target = ctx.objects.lock().get_any(cmd.hwpt_id)?;
-    let result = match target {
-        AnyRef::HwptNested(hwpt) => hwpt.domain.cache_invalidate_user(&mut array),
-        AnyRef::Viommu(viommu) => viommu.cache_invalidate(&mut array),
-        _ => return Err(EINVAL),
+    let result = if let Some(hwpt) = target.to::<HwptNested>() {
+        hwpt.domain.cache_invalidate_user(&mut array)
+    } else if let Some(viommu) = target.to::<Viommu>() {
+        viommu.cache_invalidate(&mut array)
+    } else {
+        return Err(EINVAL);
     };
     *done = array.entry_num;
     result

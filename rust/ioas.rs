@@ -28,6 +28,12 @@ pub(crate) struct Ioas {
     pub(crate) auto_hwpts: Mutex<KVec<u32>>,
 }
 
+impl Object for Ioas {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
+}
+
 impl Ioas {
     /// A new IOAS, with no automatic HWPT yet.
     pub(crate) fn new() -> Result<Arc<Self>> {
@@ -54,7 +60,7 @@ impl Command for iommu_ioas_alloc {
         ucmd.cmd.out_ioas_id = reservation.id();
         // If user space cannot take the id, the object never existed.
         ucmd.respond()?;
-        reservation.finalize(Object::Ioas(ioas));
+        reservation.finalize(ioas);
         Ok(())
     }
 }

@@ -19,7 +19,10 @@
 //! - Destroy unlinks the object and drops the table's reference; since it had
 //!   no users, that is normally the last one and the object is torn down.
 
-use core::ops::Deref;
+use core::{
+    any::{Any, TypeId},
+    ops::Deref,
+};
 use kernel::{
     id_pool::IdPool,
     prelude::*,
@@ -33,104 +36,42 @@ use kernel::{
 use crate::{
     context::Context,
     counters,
-    device::Device,
-    fault::Fault,
-    hwpt::{HwptNested, HwptPaging},
-    ioas::Ioas,
-    selftest::Selftest,
     uapi::{iommu_destroy, IOMMUFD_CMD_DESTROY},
     ucmd::{offset_end, Command, Ucmd},
-    vdevice::Vdevice,
-    viommu::Viommu,
 };
 
 /// Object ids are positive 31-bit numbers, as upstream's `xa_limit_31b`;
 /// running out is `EBUSY`, as `xa_alloc` reports it.
 const MAX_ID: usize = i32::MAX as usize;
 
-/// Declares the object kinds: the [`Object`] enum the table stores, the
-/// [`AnyRef`] enum a kind-agnostic lookup returns, and each kind's
-/// [`ObjectKind`] impl. Every kind has a `header: ObjectHeader` field.
-macro_rules! object_kinds {
-    ($($(#[$doc:meta])* $variant:ident($kind:ty),)*) => {
-        /// Every kind of object user space can name by id.
-        pub(crate) enum Object {
-            $($(#[$doc])* $variant(Arc<$kind>),)*
-        }
+/// An object user space can name by id. The table holds every kind as
+/// `Arc<dyn Object>` and knows none of them: a typed lookup compares the
+/// kind's [`TypeId`], as upstream's compares `obj->type`.
+pub(crate) trait Object: Any + Send + Sync {
+    /// The embedded header.
+    fn header(&self) -> &ObjectHeader;
 
-        /// A counted reference to an object of any kind.
-        #[expect(dead_code, reason = "every kind is held as a user; not all are read")]
-        pub(crate) enum AnyRef {
-            $($(#[$doc])* $variant(ObjectRef<$kind>),)*
-        }
-
-        impl Object {
-            fn header(&self) -> &ObjectHeader {
-                match self {
-                    $(Object::$variant(o) => &o.header,)*
-                }
-            }
-
-            /// Counts a new user of this object, as `id`.
-            fn any_ref(&self, id: u32) -> AnyRef {
-                match self {
-                    $(Object::$variant(o) => AnyRef::$variant(ObjectRef::new(o.clone(), id)),)*
-                }
-            }
-
-            /// Whether this is the object with this serial.
-            fn is(&self, serial: Serial) -> bool {
-                self.header().serial == serial
-            }
-        }
-
-        $(
-            impl ObjectKind for $kind {
-                fn from_object(object: &Object) -> Option<&Arc<Self>> {
-                    match object {
-                        Object::$variant(o) => Some(o),
-                        #[allow(unreachable_patterns, reason = "reachable unless there is one kind")]
-                        _ => None,
-                    }
-                }
-
-                fn header(&self) -> &ObjectHeader {
-                    &self.header
-                }
-            }
-        )*
-    };
-}
-
-object_kinds! {
-    /// An I/O address space.
-    Ioas(Ioas),
-    /// A bound device.
-    Device(Device),
-    /// A paging HWPT (an IOMMU page table on an IOAS).
-    HwptPaging(HwptPaging),
-    /// A nested HWPT (a user-managed stage 1 on a paging parent).
-    HwptNested(HwptNested),
-    /// A selftest mock device and its binding.
-    Selftest(Selftest),
-    /// A vIOMMU.
-    Viommu(Viommu),
-    /// A fault queue.
-    Fault(Fault),
-    /// A virtual device on a vIOMMU.
-    Vdevice(Vdevice),
-}
-
-impl Object {
     /// Tears down what the object owns that lives in the context (objects
-    /// it created in the table, attachments), before the object is dropped.
-    fn destroy(&self, ctx: &Context) {
-        match self {
-            Object::Selftest(selftest) => selftest.teardown(ctx),
-            Object::Vdevice(vdevice) => vdevice.destroy(),
-            _ => {}
-        }
+    /// it created in the table, attachments), after `IOMMU_DESTROY` has
+    /// unlinked it and before it is dropped. Nothing by default.
+    fn destroy(&self, _ctx: &Context) {}
+}
+
+/// The object's own `Arc` if its kind is `K`.
+fn downcast<K: Object>(object: &Arc<dyn Object>) -> Option<Arc<K>> {
+    // `Any::type_id` through the vtable: the concrete kind's id, not
+    // that of the `Arc` or of `dyn Object`.
+    if Any::type_id(&**object) != TypeId::of::<K>() {
+        return None;
     }
+    let raw = Arc::into_raw(object.clone());
+    // SAFETY: `raw` was just returned by `Arc::into_raw`, and this is the
+    // only `from_raw` of it. The value behind it is a `K` (its type id is
+    // `K`'s, checked above), so `ArcInner<K>` is the layout it was
+    // allocated with and the data offset `from_raw` computes for `K` is
+    // the one `into_raw` used for the `dyn Object` (both come from the
+    // value's alignment). This is how `alloc::sync::Arc::downcast` works.
+    Some(unsafe { Arc::from_raw(raw.cast::<K>()) })
 }
 
 /// An object's identity for as long as the module is loaded: unlike its
@@ -179,16 +120,8 @@ impl Drop for ObjectHeader {
     }
 }
 
-/// An object kind that can be looked up by id with its own type.
-pub(crate) trait ObjectKind: Sized + Send + Sync {
-    /// The kind's object, or `None` if `object` is of another kind.
-    fn from_object(object: &Object) -> Option<&Arc<Self>>;
-    /// The embedded header.
-    fn header(&self) -> &ObjectHeader;
-}
-
 /// A slot is `None` while its id is reserved but not finalized.
-type Slot = Option<Object>;
+type Slot = Option<Arc<dyn Object>>;
 
 /// The table itself; lives under the context's mutex.
 pub(crate) struct ObjectTable {
@@ -238,7 +171,7 @@ impl ObjectTable {
     /// Makes a reserved id visible with its object. A reservation always
     /// has a slot; should it have none, the object comes back for the
     /// caller to drop after releasing the lock.
-    fn finalize(&mut self, id: u32, object: Object) -> Result<(), Object> {
+    fn finalize(&mut self, id: u32, object: Arc<dyn Object>) -> Result<(), Arc<dyn Object>> {
         match self.slots.get_mut(&id) {
             Some(slot) => {
                 *slot = Some(object);
@@ -258,20 +191,17 @@ impl ObjectTable {
     /// The object of kind `K` with this id, counted as a user until the
     /// returned reference is dropped. `ENOENT` if there is none or it is of
     /// another kind, as upstream.
-    pub(crate) fn get<K: ObjectKind>(&self, id: u32) -> Result<ObjectRef<K>> {
+    pub(crate) fn get<K: Object>(&self, id: u32) -> Result<ObjectRef<K>> {
         match self.slots.get(&id) {
-            Some(Some(object)) => {
-                let object = K::from_object(object).ok_or(ENOENT)?;
-                Ok(ObjectRef::new(object.clone(), id))
-            }
+            Some(Some(object)) => Ok(ObjectRef::new(downcast(object).ok_or(ENOENT)?, id)),
             _ => Err(ENOENT),
         }
     }
 
     /// The object with this id, whatever its kind, counted as a user.
-    pub(crate) fn get_any(&self, id: u32) -> Result<AnyRef> {
+    pub(crate) fn get_any(&self, id: u32) -> Result<ObjectRef<dyn Object>> {
         match self.slots.get(&id) {
-            Some(Some(object)) => Ok(object.any_ref(id)),
+            Some(Some(object)) => Ok(ObjectRef::new(object.clone(), id)),
             _ => Err(ENOENT),
         }
     }
@@ -279,7 +209,7 @@ impl ObjectTable {
     /// Unlinks the object with this id: `ENOENT` if there is none (or it is
     /// not finalized yet), `EBUSY` while it has users. The caller drops the
     /// returned object after releasing the table lock.
-    pub(crate) fn remove(&mut self, id: u32) -> Result<Object> {
+    pub(crate) fn remove(&mut self, id: u32) -> Result<Arc<dyn Object>> {
         match self.slots.get(&id) {
             Some(Some(object)) if object.header().users.load(Relaxed) != 0 => return Err(EBUSY),
             Some(Some(_)) => {}
@@ -293,13 +223,13 @@ impl ObjectTable {
     /// Unlinks the object with this id if it is still `object` and has no
     /// users: how an object that only exists while used (an automatic HWPT)
     /// goes away after its last user.
-    pub(crate) fn remove_unused<K: ObjectKind>(
+    pub(crate) fn remove_unused<K: Object>(
         &mut self,
         id: u32,
         object: &Arc<K>,
-    ) -> Option<Object> {
+    ) -> Option<Arc<dyn Object>> {
         match self.slots.get(&id) {
-            Some(Some(o)) if o.is(object.header().serial) => {}
+            Some(Some(o)) if o.header().serial == object.header().serial => {}
             _ => return None,
         }
         self.remove(id).ok()
@@ -309,15 +239,19 @@ impl ObjectTable {
     /// its users: for objects owned by another one (a selftest device's
     /// binding), which go with their owner. Lookups in flight keep the
     /// object alive; it refuses further use by its own state.
-    pub(crate) fn unlink<K: ObjectKind>(&mut self, id: u32, object: &Arc<K>) -> Option<Object> {
+    pub(crate) fn unlink<K: Object>(
+        &mut self,
+        id: u32,
+        object: &Arc<K>,
+    ) -> Option<Arc<dyn Object>> {
         self.unlink_serial(id, object.header().serial)
     }
 
     /// [`Self::unlink`] of the object with serial `serial`: for owners
     /// that keep only the id and serial of what they own.
-    pub(crate) fn unlink_serial(&mut self, id: u32, serial: Serial) -> Option<Object> {
+    pub(crate) fn unlink_serial(&mut self, id: u32, serial: Serial) -> Option<Arc<dyn Object>> {
         match self.slots.get(&id) {
-            Some(Some(o)) if o.is(serial) => {}
+            Some(Some(o)) if o.header().serial == serial => {}
             _ => return None,
         }
         let removed = self.slots.remove(&id).flatten();
@@ -336,12 +270,12 @@ impl ObjectTable {
 }
 
 /// A counted reference to an object: it is in use while this lives.
-pub(crate) struct ObjectRef<K: ObjectKind> {
+pub(crate) struct ObjectRef<K: Object + ?Sized> {
     object: Arc<K>,
     id: u32,
 }
 
-impl<K: ObjectKind> ObjectRef<K> {
+impl<K: Object + ?Sized> ObjectRef<K> {
     /// Counts a user of `object`. Callers hold the table lock, or the
     /// object is not published yet, so no destroy can be looking.
     fn new(object: Arc<K>, id: u32) -> Self {
@@ -360,7 +294,15 @@ impl<K: ObjectKind> ObjectRef<K> {
     }
 }
 
-impl<K: ObjectKind> Clone for ObjectRef<K> {
+impl ObjectRef<dyn Object> {
+    /// Another user of the same object, as its own kind if that is `K`:
+    /// how an ioctl whose id may name several kinds tells them apart.
+    pub(crate) fn to<K: Object>(&self) -> Option<ObjectRef<K>> {
+        Some(ObjectRef::new(downcast(&self.object)?, self.id))
+    }
+}
+
+impl<K: Object + ?Sized> Clone for ObjectRef<K> {
     /// Another user. No table lock needed: the count is already nonzero, so
     /// a destroy fails with `EBUSY` before and after.
     fn clone(&self) -> Self {
@@ -368,14 +310,14 @@ impl<K: ObjectKind> Clone for ObjectRef<K> {
     }
 }
 
-impl<K: ObjectKind> Deref for ObjectRef<K> {
+impl<K: Object + ?Sized> Deref for ObjectRef<K> {
     type Target = K;
     fn deref(&self) -> &K {
         &self.object
     }
 }
 
-impl<K: ObjectKind> Drop for ObjectRef<K> {
+impl<K: Object + ?Sized> Drop for ObjectRef<K> {
     fn drop(&mut self) {
         // No table lock needed: a user going away can only turn an EBUSY
         // destroy into a successful one, never the reverse.
@@ -402,7 +344,12 @@ impl<'a> Reservation<'a> {
     }
 
     /// Publishes the object under the reserved id.
-    pub(crate) fn finalize(self, object: Object) {
+    pub(crate) fn finalize<K: Object>(self, object: Arc<K>) {
+        self.finalize_dyn(object)
+    }
+
+    /// [`Self::finalize`] of an object whose kind was chosen at run time.
+    pub(crate) fn finalize_dyn(self, object: Arc<dyn Object>) {
         let id = self.id;
         let unpublished = self.table.lock().finalize(id, object);
         core::mem::forget(self);
@@ -416,7 +363,7 @@ impl<'a> Reservation<'a> {
     /// A user of an object that will be published under this id: for
     /// objects that are in use from birth (an automatic HWPT attached while
     /// it is created). Safe to count early: the id is not visible yet.
-    pub(crate) fn user_of<K: ObjectKind>(&self, object: &Arc<K>) -> ObjectRef<K> {
+    pub(crate) fn user_of<K: Object>(&self, object: &Arc<K>) -> ObjectRef<K> {
         ObjectRef::new(object.clone(), self.id)
     }
 }
@@ -444,8 +391,32 @@ impl Command for iommu_destroy {
 mod tests {
     use super::*;
 
-    fn new_ioas() -> Result<Object> {
-        Ok(Object::Ioas(Ioas::new()?))
+    /// A kind of the test's own: the table must not need to know any.
+    #[derive(Default)]
+    struct Ioas {
+        header: ObjectHeader,
+    }
+
+    impl Object for Ioas {
+        fn header(&self) -> &ObjectHeader {
+            &self.header
+        }
+    }
+
+    /// A second kind, for lookups of the wrong kind.
+    #[derive(Default)]
+    struct Other {
+        header: ObjectHeader,
+    }
+
+    impl Object for Other {
+        fn header(&self) -> &ObjectHeader {
+            &self.header
+        }
+    }
+
+    fn new_ioas() -> Result<Arc<dyn Object>> {
+        Ok(Arc::new(Ioas::default(), GFP_KERNEL)?)
     }
 
     /// Reserves and finalizes an IOAS, returning its id.
@@ -533,6 +504,30 @@ mod tests {
         assert!(table.get::<Ioas>(id).is_ok());
         let new = table.get::<Ioas>(id)?.header().serial();
         assert!(table.unlink_serial(id, new).is_some());
+        Ok(())
+    }
+
+    /// A lookup of another kind is `ENOENT`; a kind-agnostic one tells
+    /// the kinds apart and counts every reference as a user.
+    #[test]
+    fn lookups_check_the_kind() -> Result {
+        let mut table = ObjectTable::new()?;
+        let id = add_ioas(&mut table)?;
+        let other = table.reserve()?;
+        table
+            .finalize(other, Arc::new(Other::default(), GFP_KERNEL)?)
+            .map_err(|_| EINVAL)?;
+        assert_eq!(table.get::<Other>(id).err(), Some(ENOENT));
+        assert_eq!(table.get::<Ioas>(other).err(), Some(ENOENT));
+        let any = table.get_any(id)?;
+        assert!(any.to::<Other>().is_none());
+        let ioas = any.to::<Ioas>().ok_or(EINVAL)?;
+        assert_eq!(ioas.id(), id);
+        drop(any);
+        assert_eq!(table.remove(id).err(), Some(EBUSY));
+        drop(ioas);
+        assert!(table.remove(id).is_ok());
+        assert!(table.get_any(other)?.to::<Other>().is_some());
         Ok(())
     }
 

@@ -41,6 +41,16 @@ pub(crate) struct Selftest {
     _registration: MockDevRegistration,
 }
 
+impl Object for Selftest {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
+
+    fn destroy(&self, ctx: &Context) {
+        self.teardown(ctx);
+    }
+}
+
 impl Selftest {
     /// Undoes the binding: detaches everything (destroying automatic HWPTs
     /// left without users) and removes the device object and its vDEVICE.
@@ -149,7 +159,7 @@ fn mock_domain(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     });
     match result {
         Ok(()) => {
-            reservation.finalize(Object::Selftest(selftest));
+            reservation.finalize(selftest);
             Ok(())
         }
         Err(e) => {
@@ -358,7 +368,8 @@ fn pasid_check_hwpt(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
             Ok(())
         };
     }
-    let hwpt = HwptRef::from_any(ctx.objects.lock().get_any(check.hwpt_id)?)?;
+    let any = ctx.objects.lock().get_any(check.hwpt_id)?;
+    let hwpt = HwptRef::from_any(&any)?;
     if attached != Some(hwpt.domain().as_ptr()) {
         return Err(EINVAL);
     }

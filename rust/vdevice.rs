@@ -118,14 +118,20 @@ pub(crate) struct Vdevice {
     virt_id: u64,
 }
 
-impl Vdevice {
-    fn serial(&self) -> Serial {
-        self.header.serial()
+impl Object for Vdevice {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
     }
 
     /// `IOMMU_DESTROY` of the vDEVICE: the device may take a new one.
-    pub(crate) fn destroy(&self) {
+    fn destroy(&self, _ctx: &Context) {
         self.device.forget_vdevice(self.serial());
+    }
+}
+
+impl Vdevice {
+    fn serial(&self) -> Serial {
+        self.header.serial()
     }
 }
 
@@ -193,7 +199,7 @@ impl Command for iommu_vdevice_alloc {
             drop(vdevice);
             return Err(e);
         }
-        reservation.finalize(Object::Vdevice(vdevice));
+        reservation.finalize(vdevice);
         // An unbind since the link was set could not find the unpublished
         // vDEVICE to take it along: take it away as that unbind would have.
         if device.with_bound(|_| Ok(())).is_err() {

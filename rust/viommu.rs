@@ -41,6 +41,12 @@ pub(crate) struct Viommu {
     virt_ids: Arc<VirtIds>,
 }
 
+impl Object for Viommu {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
+}
+
 // SAFETY: `ops` points at a driver's static table and is only compared;
 // `driver` is `Sync` and static.
 unsafe impl Send for Viommu {}
@@ -114,7 +120,7 @@ impl Command for iommu_viommu_alloc {
         )?;
         ucmd.cmd.out_viommu_id = reservation.id();
         ucmd.respond()?;
-        reservation.finalize(Object::Viommu(viommu));
+        reservation.finalize(viommu);
         Ok(())
     }
 }

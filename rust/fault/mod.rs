@@ -72,6 +72,12 @@ pub(crate) struct Fault {
     readable: PollCondVarBox,
 }
 
+impl Object for Fault {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
+}
+
 impl Fault {
     fn new() -> Result<Arc<Self>> {
         let delivered = Delivered::new()?;
@@ -172,7 +178,7 @@ impl Command for iommu_fault_alloc {
         // On failure the fd number is given back, the file released and the
         // id freed, in that order, by the drops.
         ucmd.respond()?;
-        reservation.finalize(Object::Fault(fault));
+        reservation.finalize(fault);
         fd.fd_install(file);
         Ok(())
     }

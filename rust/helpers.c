@@ -3,6 +3,7 @@
  * C glue for what Rust cannot express in the 7.3 kernel crate. Keep this
  * file to macros and static inlines; logic lives on the Rust side.
  */
+#include <linux/generic_pt/iommu.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -71,8 +72,33 @@ bool rust_iommufd_page_compound(const struct page *page)
 	return PageCompound(page);
 }
 
+phys_addr_t rust_iommufd_page_to_phys(const struct page *page);
+phys_addr_t rust_iommufd_page_to_phys(const struct page *page)
+{
+	return page_to_phys(page);
+}
+
 void rust_iommufd_put_page(struct page *page);
 void rust_iommufd_put_page(struct page *page)
 {
 	put_page(page);
+}
+
+/*
+ * The generic page table's structures are not in the kernel crate's
+ * bindings; rust/sys/pt.rs declares them and checks their size against
+ * this. pt_iommu_deinit() is a static inline.
+ */
+static_assert(offsetof(struct pt_iommu_amdv1, iommu.domain) == 0);
+
+size_t rust_iommufd_pt_amdv1_size(void);
+size_t rust_iommufd_pt_amdv1_size(void)
+{
+	return sizeof(struct pt_iommu_amdv1);
+}
+
+void rust_iommufd_pt_iommu_deinit(struct pt_iommu_amdv1 *table);
+void rust_iommufd_pt_iommu_deinit(struct pt_iommu_amdv1 *table)
+{
+	pt_iommu_deinit(&table->iommu);
 }

@@ -99,6 +99,11 @@ impl HwptPaging {
         self
     }
 
+    /// The IOMMU domain this HWPT owns.
+    pub(crate) fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
     /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`.
     pub(crate) fn nest_parent(&self) -> bool {
         self.nest_parent

@@ -38,7 +38,7 @@ module! {
     description: "iommufd user-space API with IO page fault delivery, in Rust",
     license: "GPL",
     // iommu_attach_group_handle() and friends.
-    imports_ns: ["IOMMUFD_INTERNAL"],
+    imports_ns: ["IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU"],
 }
 
 /// The module's state. Fields drop in order: the device node goes before

@@ -21,10 +21,10 @@ use kernel::{
 use crate::{
     context::Context,
     device::{attach_pt, Device},
-    hwpt::{put_hwpt, HwptNested, HwptRef},
+    hwpt::{put_hwpt, HwptNested, HwptPaging, HwptRef},
     mock::{
         dev::{MockDev, MockDevRegistration},
-        domain::MockNested,
+        domain::{MockNested, MockPaging},
         MockIommu,
     },
     object::{Object, ObjectHeader, ObjectRef, Reservation},
@@ -103,6 +103,7 @@ impl Command for iommu_test_cmd {
             }
             uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB => check_iotlb(ucmd),
             uapi::IOMMU_TEST_OP_DEV_CHECK_CACHE => check_dev_cache(ucmd),
+            uapi::IOMMU_TEST_OP_MD_CHECK_MAP => check_map(ucmd),
             uapi::IOMMU_TEST_OP_MD_CHECK_REFS => check_refs(ucmd),
             uapi::IOMMU_TEST_OP_TRIGGER_IOPF => trigger_iopf(ucmd),
             uapi::IOMMU_TEST_OP_PASID_ATTACH => pasid_attach(ucmd, false),
@@ -189,6 +190,38 @@ fn check_iotlb(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
         Some(entry) if entry.load(Relaxed) == check.iotlb => Ok(()),
         _ => Err(EINVAL),
     }
+}
+
+/// Checks that each page of a mock paging domain's IOVA range translates
+/// to the physical page under the matching user address, page by page of
+/// the domain's smallest page size (`IOMMU_TEST_OP_MD_CHECK_MAP`).
+fn check_map(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    let hwpt = ucmd.ctx.objects.lock().get::<HwptPaging>(ucmd.cmd.id)?;
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.check_map };
+    let domain = hwpt.domain();
+    if MockPaging::of(domain).is_none() {
+        return Err(EINVAL);
+    }
+    let page_size = 1u64 << domain.pgsize_bitmap().trailing_zeros();
+    if req.iova % page_size != 0
+        || req.length % page_size != 0
+        || req.uptr % page_size != 0
+        || req.uptr.checked_add(req.length).is_none()
+    {
+        return Err(EINVAL);
+    }
+    let cpu_page = kernel::page::PAGE_SIZE as u64;
+    let (mut iova, mut uptr) = (req.iova, req.uptr);
+    for _ in 0..req.length / page_size {
+        let phys = crate::sys::pages::user_page_phys(usize::try_from(uptr).map_err(|_| EINVAL)?)?;
+        if domain.iova_to_phys(iova) != phys + uptr % cpu_page {
+            return Err(EINVAL);
+        }
+        iova = iova.wrapping_add(page_size);
+        uptr += page_size;
+    }
+    Ok(())
 }
 
 /// Checks that every page of a user range carries `refs` DMA pins: what

@@ -16,7 +16,7 @@ use super::{
     MockIommu,
 };
 use crate::{
-    sys::this_module,
+    sys::{pt, this_module},
     uapi::{self, copy_user_data, iommu_hwpt_invalidate_selftest, iommu_hwpt_selftest},
 };
 
@@ -54,10 +54,24 @@ static BLOCKING_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
     ..pin_init::zeroed()
 };
 
-/// Ops of [`MockPaging`] domains.
+/// Ops of [`MockPaging`] domains. Map and unmap need no op: the core
+/// calls the generic page table directly (`is_iommupt`).
 pub(crate) static PAGING_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
     attach_dev: Some(attach_dev),
     set_dev_pasid: Some(set_dev_pasid),
+    iova_to_phys: Some(pt::pt_iommu_amdv1_mock_iova_to_phys),
+    iotlb_sync: Some(iotlb_sync),
+    free: Some(free_paging),
+    ..pin_init::zeroed()
+};
+
+/// The same for domains with the huge page layout (`MOCK_IOMMUPT_HUGE`): a
+/// table of its own, as upstream, so the layout can be told from the ops.
+pub(crate) static PAGING_HUGE_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
+    attach_dev: Some(attach_dev),
+    set_dev_pasid: Some(set_dev_pasid),
+    iova_to_phys: Some(pt::pt_iommu_amdv1_mock_iova_to_phys),
+    iotlb_sync: Some(iotlb_sync),
     free: Some(free_paging),
     ..pin_init::zeroed()
 };
@@ -75,7 +89,7 @@ pub(crate) static NESTED_OPS: bindings::iommu_domain_ops = bindings::iommu_domai
 /// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
 pub(crate) static DIRTY_OPS: bindings::iommu_dirty_ops = bindings::iommu_dirty_ops {
     set_dirty_tracking: Some(set_dirty_tracking),
-    ..pin_init::zeroed()
+    read_and_clear_dirty: Some(pt::pt_iommu_amdv1_mock_read_and_clear_dirty),
 };
 
 static OPS: CTable<bindings::iommu_ops> = CTable::new(bindings::iommu_ops {
@@ -213,6 +227,7 @@ unsafe extern "C" fn domain_alloc_paging_flags(
     {
         return EOPNOTSUPP.to_ptr();
     }
+    let mut huge = false;
     if !data.is_null() {
         // SAFETY: non-NULL user data is valid for the call.
         let data_type = unsafe { (*data).type_ };
@@ -221,13 +236,13 @@ unsafe extern "C" fn domain_alloc_paging_flags(
         }
         // SAFETY: as above.
         match unsafe { read_selftest_data(data) } {
-            // Default or huge-page layout; neither changes anything here.
-            Ok(cfg) if cfg.pagetable_type <= uapi::MOCK_IOMMUPT_HUGE => {}
+            Ok(cfg) if cfg.pagetable_type == uapi::MOCK_IOMMUPT_DEFAULT => {}
+            Ok(cfg) if cfg.pagetable_type == uapi::MOCK_IOMMUPT_HUGE => huge = true,
             Ok(_) => return EOPNOTSUPP.to_ptr(),
             Err(e) => return e.to_ptr(),
         }
     }
-    MockPaging::alloc(dirty).unwrap_or_else(Error::to_ptr)
+    MockPaging::alloc(dirty, huge).unwrap_or_else(Error::to_ptr)
 }
 
 /// # Safety
@@ -333,6 +348,18 @@ unsafe extern "C" fn set_dev_pasid(
 unsafe extern "C" fn free_paging(domain: *mut bindings::iommu_domain) {
     // SAFETY: the core frees each domain of ours once, with these ops.
     unsafe { MockPaging::free(domain) }
+}
+
+/// # Safety
+///
+/// Only the IOMMU core calls this, with the pointers it vouches for.
+unsafe extern "C" fn iotlb_sync(
+    _domain: *mut bindings::iommu_domain,
+    gather: *mut bindings::iommu_iotlb_gather,
+) {
+    // No IOTLB to flush: only the table pages an unmap freed are put.
+    // SAFETY: the core passes the gather of the unmap it completes.
+    unsafe { pt::free_gathered(gather) }
 }
 
 /// # Safety

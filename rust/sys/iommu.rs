@@ -386,6 +386,21 @@ impl Domain {
         unsafe { (*self.as_ptr()).ops }
     }
 
+    /// The page sizes the domain maps (a bitmap of sizes).
+    pub(crate) fn pgsize_bitmap(&self) -> u64 {
+        // SAFETY: a live domain (the type invariant); set by the driver at
+        // allocation, never changed.
+        unsafe { (*self.as_ptr()).pgsize_bitmap as u64 }
+    }
+
+    /// The physical address `iova` translates to in this domain, 0 if
+    /// nothing is mapped there.
+    pub(crate) fn iova_to_phys(&self, iova: u64) -> u64 {
+        // SAFETY: a live domain (the type invariant); the core calls the
+        // driver's op, or returns 0 for a domain without one.
+        unsafe { bindings::iommu_iova_to_phys(self.as_ptr(), iova) }
+    }
+
     /// Runs the driver's `cache_invalidate_user` on `array`, which it
     /// updates to the number of entries handled.
     pub(crate) fn cache_invalidate_user(

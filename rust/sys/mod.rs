@@ -14,6 +14,7 @@ pub(crate) mod anon_file;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
 pub(crate) mod pages;
+pub(crate) mod pt;
 pub(crate) mod viommu;
 
 /// This module, for C tables whose `owner` pins it while they are in use

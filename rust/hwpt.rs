@@ -52,6 +52,15 @@ impl Object for HwptPaging {
     }
 }
 
+impl Drop for HwptPaging {
+    fn drop(&mut self) {
+        // Unmapped from the domain (and unpinned if it was the last) before
+        // the domain is freed with the fields.
+        let domain = &self.domain;
+        self.ioas.iopt.lock().remove_domain(|d| d.is(domain));
+    }
+}
+
 impl HwptPaging {
     /// A paging HWPT for `device` on `ioas` (`iommufd_hwpt_paging_alloc`),
     /// not published yet.
@@ -82,6 +91,12 @@ impl HwptPaging {
             }
             Domain::alloc_paging(dev, flags & !uapi::IOMMU_HWPT_FAULT_ID_VALID, data)
         })?;
+        // The IOAS's mappings go into the domain now, and its aperture
+        // bounds the IOAS; `Drop` takes it out again.
+        // SAFETY: removed from the table in `drop`, before the `domain`
+        // field is dropped; a paging domain from `alloc_paging`.
+        let mapped = unsafe { domain.mapped() };
+        ioas.iopt.lock().add_domain(mapped)?;
         Ok(Self {
             header: ObjectHeader::default(),
             domain,

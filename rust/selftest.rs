@@ -22,6 +22,7 @@ use crate::{
     context::Context,
     device::{attach_pt, Device},
     hwpt::{put_hwpt, HwptNested, HwptPaging, HwptRef},
+    ioas::Ioas,
     mock::{
         dev::{MockDev, MockDevRegistration},
         domain::{MockNested, MockPaging},
@@ -103,6 +104,7 @@ impl Command for iommu_test_cmd {
             }
             uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB => check_iotlb(ucmd),
             uapi::IOMMU_TEST_OP_DEV_CHECK_CACHE => check_dev_cache(ucmd),
+            uapi::IOMMU_TEST_OP_ADD_RESERVED => add_reserved(ucmd),
             uapi::IOMMU_TEST_OP_MD_CHECK_MAP => check_map(ucmd),
             uapi::IOMMU_TEST_OP_MD_CHECK_REFS => check_refs(ucmd),
             uapi::IOMMU_TEST_OP_TRIGGER_IOPF => trigger_iopf(ucmd),
@@ -190,6 +192,20 @@ fn check_iotlb(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
         Some(entry) if entry.load(Relaxed) == check.iotlb => Ok(()),
         _ => Err(EINVAL),
     }
+}
+
+/// Reserves a range of an IOAS (`IOMMU_TEST_OP_ADD_RESERVED`), as a
+/// device's reserved region would.
+fn add_reserved(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.add_reserved };
+    if req.length == 0 {
+        return Err(EINVAL);
+    }
+    let last = req.start.checked_add(req.length - 1).ok_or(EOVERFLOW)?;
+    let ioas = ucmd.ctx.objects.lock().get::<Ioas>(ucmd.cmd.id)?;
+    let result = ioas.iopt.lock().reserve(req.start, last, 0);
+    result
 }
 
 /// Checks that each page of a mock paging domain's IOVA range translates

@@ -83,6 +83,11 @@ macro_rules! plain_uapi_struct {
 plain_uapi_struct!(
     iommu_destroy: id;
     iommu_ioas_alloc: out_ioas_id;
+    iommu_iova_range: last;
+    iommu_ioas_iova_ranges: out_iova_alignment;
+    iommu_ioas_allow_iovas: allowed_iovas;
+    iommu_ioas_map: iova;
+    iommu_ioas_unmap: length;
     iommu_hwpt_alloc: __reserved2;
     iommu_hw_info: out_capabilities;
     iommu_hwpt_invalidate: __reserved;

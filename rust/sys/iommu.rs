@@ -285,6 +285,77 @@ impl Drop for Group {
     }
 }
 
+/// A paging domain as an IO page table maps into it: a borrowed pointer
+/// that the table keeps while the domain is one of its domains.
+///
+/// # Invariants
+///
+/// The pointer is a live paging domain for as long as the value exists:
+/// [`Domain::mapped`]'s caller drops it before the [`Domain`] goes.
+pub(crate) struct MappedDomain(NonNull<bindings::iommu_domain>);
+
+// SAFETY: as for `Domain`; the core's map and unmap may run on any thread,
+// serialised per range by the table that holds this value.
+unsafe impl Send for MappedDomain {}
+// SAFETY: as above.
+unsafe impl Sync for MappedDomain {}
+
+impl MappedDomain {
+    /// Whether this is `domain`.
+    pub(crate) fn is(&self, domain: &Domain) -> bool {
+        self.0 == domain.0
+    }
+
+    /// An identity for the domain, to tag what the table does for it.
+    pub(crate) fn key(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    /// The page sizes the domain maps (a bitmap of sizes).
+    pub(crate) fn pgsize_bitmap(&self) -> u64 {
+        // SAFETY: a live domain (the type invariant), its page sizes set at
+        // allocation and never changed.
+        unsafe { (*self.0.as_ptr()).pgsize_bitmap as u64 }
+    }
+
+    /// The range of IOVAs the domain can translate, first and last.
+    pub(crate) fn aperture(&self) -> (u64, u64) {
+        // SAFETY: as above.
+        let geometry = unsafe { &(*self.0.as_ptr()).geometry };
+        (geometry.aperture_start, geometry.aperture_end)
+    }
+
+    /// Maps `len` bytes at `iova` to the physical range at `phys`, with
+    /// `IOMMU_READ`/`IOMMU_WRITE`/`IOMMU_CACHE` in `prot`. On failure
+    /// nothing of the range stays mapped (the core undoes it).
+    pub(crate) fn map(&self, iova: u64, phys: u64, len: u64, prot: u32) -> Result {
+        let iova = c_ulong::try_from(iova).map_err(|_| EOVERFLOW)?;
+        let len = usize::try_from(len).map_err(|_| EOVERFLOW)?;
+        // SAFETY: a live paging domain (the type invariant); the caller
+        // owns the physical pages (pinned) for as long as they are mapped.
+        to_result(unsafe {
+            bindings::iommu_map(
+                self.0.as_ptr(),
+                iova,
+                phys,
+                len,
+                prot as c_int,
+                bindings::GFP_KERNEL_ACCOUNT,
+            )
+        })
+    }
+
+    /// Unmaps `len` bytes at `iova`, a range made of whole earlier
+    /// [`Self::map`] calls. Returns the bytes unmapped.
+    pub(crate) fn unmap(&self, iova: u64, len: u64) -> u64 {
+        let (Ok(iova), Ok(len)) = (c_ulong::try_from(iova), usize::try_from(len)) else {
+            return 0;
+        };
+        // SAFETY: a live paging domain (the type invariant).
+        unsafe { bindings::iommu_unmap(self.0.as_ptr(), iova, len) as u64 }
+    }
+}
+
 /// Where a domain's user data comes from: `struct iommu_user_data`.
 pub(crate) type UserData = bindings::iommu_user_data;
 
@@ -391,6 +462,17 @@ impl Domain {
         // SAFETY: a live domain (the type invariant); set by the driver at
         // allocation, never changed.
         unsafe { (*self.as_ptr()).pgsize_bitmap as u64 }
+    }
+
+    /// A handle for an IO page table to map into this domain.
+    ///
+    /// # Safety
+    ///
+    /// The handle must be dropped before `self` is, and the domain must
+    /// be a paging domain.
+    pub(crate) unsafe fn mapped(&self) -> MappedDomain {
+        // INVARIANT: the caller drops it before the domain goes.
+        MappedDomain(self.0)
     }
 
     /// The physical address `iova` translates to in this domain, 0 if

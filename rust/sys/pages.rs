@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! User pages, looked at from outside: how many DMA pins a page of the
-//! calling process carries (`IOMMU_TEST_OP_MD_CHECK_REFS`).
+//! User pages: pinned for DMA ([`PinnedPages`]), and looked at from
+//! outside: how many DMA pins a page of the calling process carries
+//! (`IOMMU_TEST_OP_MD_CHECK_REFS`) and where it is (`MD_CHECK_MAP`).
 
-use kernel::{bindings, prelude::*};
+use kernel::{alloc::KVVec, bindings, mm::Mm, prelude::*};
 
 #[expect(
     improper_ctypes,
@@ -65,4 +66,109 @@ pub(crate) fn user_page_pins(addr: usize) -> Result<Option<u32>> {
             }
         }
     })
+}
+
+/// Pages pinned in user memory for DMA, in user address order: each one
+/// taken by `pin_user_pages*()` with `FOLL_LONGTERM`, so the memory stays
+/// where it is for as long as a device may reach it.
+///
+/// # Invariants
+///
+/// Every entry of `pages` is a page this value holds one long-term pin on,
+/// released (`unpin_user_pages()`) exactly once, when it is dropped.
+pub(crate) struct PinnedPages {
+    pages: KVVec<*mut bindings::page>,
+}
+
+// SAFETY: pins are not tied to a thread; the pages are only read.
+unsafe impl Send for PinnedPages {}
+// SAFETY: as above.
+unsafe impl Sync for PinnedPages {}
+
+/// Pages pinned in one call: the kernel's own batch size of GUP is not
+/// ours to choose, this only bounds the stack of retries.
+const PIN_BATCH: usize = 512;
+
+impl PinnedPages {
+    /// Pins `npages` pages of `mm` from the page-aligned user address
+    /// `uptr`, writable ones if `writable`. `EFAULT` if a page cannot be
+    /// pinned; nothing stays pinned on failure.
+    pub(crate) fn pin(mm: &Mm, uptr: usize, npages: usize, writable: bool) -> Result<Self> {
+        let mut flags = bindings::FOLL_LONGTERM;
+        if writable {
+            flags |= bindings::FOLL_WRITE;
+        }
+        let current_mm = kernel::current!()
+            .mm()
+            .map_or(core::ptr::null_mut(), |m| m.as_raw());
+        // INVARIANT: holds only what GUP pinned; whatever was pinned so far
+        // is released by its drop on failure.
+        let mut this = Self {
+            pages: KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?,
+        };
+        let pages = &mut this.pages;
+        let remote = if current_mm == mm.as_raw() {
+            None
+        } else {
+            Some(mm.mmget_not_zero().ok_or(EFAULT)?)
+        };
+        while pages.len() < npages {
+            let done = pages.len();
+            let want = (npages - done).min(PIN_BATCH);
+            let addr = uptr + done * kernel::page::PAGE_SIZE;
+            let spare = pages.spare_capacity_mut();
+            let out = spare.as_mut_ptr().cast::<*mut bindings::page>();
+            let got = match &remote {
+                // SAFETY: `out` has room for `want` entries (capacity
+                // `npages`); the pins taken are recorded below.
+                None => unsafe {
+                    bindings::pin_user_pages_fast(addr, want as c_int, flags, out) as c_long
+                },
+                Some(mm) => {
+                    let _lock = mm.mmap_read_lock();
+                    // SAFETY: as above; `mm` has a user and its mmap lock
+                    // is held for the call, as the function requires.
+                    unsafe {
+                        bindings::pin_user_pages_remote(
+                            mm.as_raw(),
+                            addr,
+                            want as c_ulong,
+                            flags,
+                            out,
+                            core::ptr::null_mut(),
+                        )
+                    }
+                }
+            };
+            if got <= 0 {
+                return Err(if got < 0 {
+                    Error::from_errno(got as c_int)
+                } else {
+                    EFAULT
+                });
+            }
+            let got = (got as usize).min(want);
+            // SAFETY: GUP wrote `got` entries into the spare capacity.
+            unsafe { pages.inc_len(got) };
+        }
+        Ok(this)
+    }
+
+    /// The physical address of the `index`th page.
+    pub(crate) fn phys(&self, index: usize) -> Option<u64> {
+        let page = *self.pages.get(index)?;
+        // SAFETY: a page we hold a pin on (the type invariant).
+        Some(unsafe { rust_iommufd_page_to_phys(page) })
+    }
+}
+
+impl Drop for PinnedPages {
+    fn drop(&mut self) {
+        if self.pages.is_empty() {
+            return;
+        }
+        // SAFETY: by the type invariant, we hold one pin on each entry,
+        // dropped here once.
+        unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len() as c_ulong) }
+    }
 }

@@ -84,6 +84,111 @@ struct iommu_ioas_alloc {
 #define IOMMU_IOAS_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC)
 
 /**
+ * struct iommu_iova_range - one range of IOVA, both ends inclusive
+ * @start: first IOVA
+ * @last: last IOVA
+ */
+struct iommu_iova_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+
+/**
+ * struct iommu_ioas_iova_ranges - ioctl(IOMMU_IOAS_IOVA_RANGES)
+ * @size: sizeof(struct iommu_ioas_iova_ranges)
+ * @ioas_id: the IOAS to query
+ * @num_iovas: in: room in @allowed_iovas; out: how many ranges there are
+ *             (EMSGSIZE if more than the room, after filling it)
+ * @__reserved: must be 0
+ * @allowed_iovas: user pointer to an array of struct iommu_iova_range
+ * @out_iova_alignment: the alignment every mapping must have
+ *
+ * Reports the IOVA ranges that no reservation covers (the domains'
+ * apertures and reserved regions are reservations).
+ */
+struct iommu_ioas_iova_ranges {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+	__aligned_u64 out_iova_alignment;
+};
+#define IOMMU_IOAS_IOVA_RANGES _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES)
+
+/**
+ * struct iommu_ioas_allow_iovas - ioctl(IOMMU_IOAS_ALLOW_IOVAS)
+ * @size: sizeof(struct iommu_ioas_allow_iovas)
+ * @ioas_id: the IOAS to change
+ * @num_iovas: entries in @allowed_iovas (0 allows everything again)
+ * @__reserved: must be 0
+ * @allowed_iovas: user pointer to an array of struct iommu_iova_range
+ *
+ * Restricts automatic IOVA allocation to the given ranges, which must not
+ * overlap each other (EINVAL) nor any reservation (EADDRINUSE).
+ */
+struct iommu_ioas_allow_iovas {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+};
+#define IOMMU_IOAS_ALLOW_IOVAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOW_IOVAS)
+
+/**
+ * enum iommufd_ioas_map_flags - flags of IOMMU_IOAS_MAP and IOMMU_IOAS_COPY
+ * @IOMMU_IOAS_MAP_FIXED_IOVA: map at the given IOVA instead of choosing one
+ * @IOMMU_IOAS_MAP_WRITEABLE: devices may write the memory
+ * @IOMMU_IOAS_MAP_READABLE: devices may read the memory
+ */
+enum iommufd_ioas_map_flags {
+	IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0,
+	IOMMU_IOAS_MAP_WRITEABLE = 1 << 1,
+	IOMMU_IOAS_MAP_READABLE = 1 << 2,
+};
+
+/**
+ * struct iommu_ioas_map - ioctl(IOMMU_IOAS_MAP)
+ * @size: sizeof(struct iommu_ioas_map)
+ * @flags: enum iommufd_ioas_map_flags
+ * @ioas_id: the IOAS to map into
+ * @__reserved: must be 0
+ * @user_va: the user memory to map
+ * @length: bytes to map
+ * @iova: in with IOMMU_IOAS_MAP_FIXED_IOVA, the IOVA to map at; out
+ *        otherwise, the IOVA chosen
+ */
+struct iommu_ioas_map {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
+
+/**
+ * struct iommu_ioas_unmap - ioctl(IOMMU_IOAS_UNMAP)
+ * @size: sizeof(struct iommu_ioas_unmap)
+ * @ioas_id: the IOAS to unmap from
+ * @iova: first IOVA of the range (0 with @length U64_MAX: everything)
+ * @length: in, bytes of the range; out, bytes unmapped
+ *
+ * Unmaps every mapping inside the range; a mapping that the range covers
+ * only in part is not split (ENOENT).
+ */
+struct iommu_ioas_unmap {
+	__u32 size;
+	__u32 ioas_id;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+#define IOMMU_IOAS_UNMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP)
+
+/**
  * enum iommufd_hwpt_alloc_flags - flags of struct iommu_hwpt_alloc
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the new paging HWPT may later serve as the
  *                                stage-2 parent of nested HWPTs and vIOMMUs

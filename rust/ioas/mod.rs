@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The I/O address space object (IOAS) and its ioctls: `IOMMU_IOAS_ALLOC`,
+//! `IOMMU_IOAS_MAP`, `IOMMU_IOAS_UNMAP`, `IOMMU_IOAS_IOVA_RANGES` and
+//! `IOMMU_IOAS_ALLOW_IOVAS`. Its mappings live in an [`IoPageTable`].
+
+use kernel::{
+    alloc::KVec,
+    bindings, new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::{
+    object::{Object, ObjectHeader, Reservation},
+    uapi::{
+        self, iommu_ioas_alloc, iommu_ioas_allow_iovas, iommu_ioas_iova_ranges, iommu_ioas_map,
+        iommu_ioas_unmap, iommu_iova_range, IOMMUFD_CMD_IOAS_ALLOC,
+    },
+    ucmd::{offset_end, Command, Ucmd},
+};
+
+mod pagetable;
+
+pub(crate) use pagetable::IoPageTable;
+use pagetable::Pages;
+
+/// An I/O address space: what paging HWPTs are built on.
+#[pin_data]
+pub(crate) struct Ioas {
+    /// The object table's state: how many `ObjectRef`s hold this object.
+    pub(crate) header: ObjectHeader,
+    /// Ids of the automatic HWPTs made for devices attached to this IOAS
+    /// directly (see [`crate::device::attach_pt`]); entries of HWPTs that
+    /// are gone are pruned on the next search. Held across the search and
+    /// the creation of a new one, so two attaches do not both create one.
+    /// Lock order: before the table lock and any device's attach lock.
+    #[pin]
+    pub(crate) auto_hwpts: Mutex<KVec<u32>>,
+    /// The mappings, reservations and domains. Lock order: last of ours,
+    /// after `auto_hwpts` and `Device::state`; held across pinning (GUP)
+    /// and the domains' map and unmap, never across a copy to or from user
+    /// space.
+    #[pin]
+    pub(crate) iopt: Mutex<IoPageTable>,
+}
+
+impl Object for Ioas {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
+}
+
+impl Ioas {
+    /// A new IOAS, with no automatic HWPT yet.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                header: ObjectHeader::default(),
+                auto_hwpts <- new_mutex!(KVec::new()),
+                iopt <- new_mutex!(IoPageTable::new()),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+}
+
+impl Command for iommu_ioas_alloc {
+    const NR: u32 = IOMMUFD_CMD_IOAS_ALLOC;
+    const MIN_SIZE: usize = offset_end!(iommu_ioas_alloc, out_ioas_id);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        if ucmd.cmd.flags != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let reservation = Reservation::new(&ucmd.ctx.objects)?;
+        let ioas = Ioas::new()?;
+        ucmd.cmd.out_ioas_id = reservation.id();
+        // If user space cannot take the id, the object never existed.
+        ucmd.respond()?;
+        reservation.finalize(ioas);
+        Ok(())
+    }
+}
+
+/// The flags `IOMMU_IOAS_MAP` (and `IOMMU_IOAS_COPY`) know.
+const MAP_FLAGS: u32 = uapi::IOMMU_IOAS_MAP_FIXED_IOVA
+    | uapi::IOMMU_IOAS_MAP_WRITEABLE
+    | uapi::IOMMU_IOAS_MAP_READABLE;
+
+/// The IOMMU protection of a mapping made with `flags`. Devices are cache
+/// coherent (bind requires it), so every mapping is `IOMMU_CACHE`.
+fn iommu_prot(flags: u32) -> u32 {
+    let mut prot = bindings::IOMMU_CACHE;
+    if flags & uapi::IOMMU_IOAS_MAP_WRITEABLE != 0 {
+        prot |= bindings::IOMMU_WRITE;
+    }
+    if flags & uapi::IOMMU_IOAS_MAP_READABLE != 0 {
+        prot |= bindings::IOMMU_READ;
+    }
+    prot
+}
+
+/// Whether an IOVA or length is at or above `ULONG_MAX`, which upstream
+/// refuses (`EOVERFLOW`).
+fn past_ulong(value: u64) -> bool {
+    c_ulong::try_from(value).map_or(true, |v| v == c_ulong::MAX)
+}
+
+impl Command for iommu_ioas_map {
+    const NR: u32 = uapi::IOMMUFD_CMD_IOAS_MAP;
+    const MIN_SIZE: usize = offset_end!(iommu_ioas_map, iova);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let cmd = &ucmd.cmd;
+        if cmd.flags & !MAP_FLAGS != 0 || cmd.__reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if past_ulong(cmd.iova) || past_ulong(cmd.length) {
+            return Err(EOVERFLOW);
+        }
+        if cmd.flags & (uapi::IOMMU_IOAS_MAP_WRITEABLE | uapi::IOMMU_IOAS_MAP_READABLE) == 0 {
+            return Err(EINVAL);
+        }
+        let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.ioas_id)?;
+        let prot = iommu_prot(cmd.flags);
+        let (pages, start_byte) =
+            Pages::user(cmd.user_va, cmd.length, prot & bindings::IOMMU_WRITE != 0)?;
+        let fixed = (cmd.flags & uapi::IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
+        let iova = ioas
+            .iopt
+            .lock()
+            .map(pages, start_byte, cmd.length, fixed, prot)?;
+        // As upstream, the mapping stays if the IOVA cannot be reported.
+        ucmd.cmd.iova = iova;
+        ucmd.respond()
+    }
+}
+
+impl Command for iommu_ioas_unmap {
+    const NR: u32 = uapi::IOMMUFD_CMD_IOAS_UNMAP;
+    const MIN_SIZE: usize = offset_end!(iommu_ioas_unmap, length);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let cmd = &ucmd.cmd;
+        let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.ioas_id)?;
+        let unmapped = if cmd.iova == 0 && cmd.length == u64::MAX {
+            // Unmap-all succeeds on an empty IOAS too.
+            ioas.iopt.lock().unmap(0, u64::MAX)?
+        } else {
+            if past_ulong(cmd.iova) || past_ulong(cmd.length) {
+                return Err(EOVERFLOW);
+            }
+            if cmd.length == 0 {
+                return Err(EINVAL);
+            }
+            let last = cmd.iova.checked_add(cmd.length - 1).ok_or(EOVERFLOW)?;
+            let unmapped = ioas.iopt.lock().unmap(cmd.iova, last)?;
+            if unmapped == 0 {
+                return Err(ENOENT);
+            }
+            unmapped
+        };
+        ucmd.cmd.length = unmapped;
+        ucmd.respond()
+    }
+}
+
+impl Command for iommu_ioas_iova_ranges {
+    const NR: u32 = uapi::IOMMUFD_CMD_IOAS_IOVA_RANGES;
+    const MIN_SIZE: usize = offset_end!(iommu_ioas_iova_ranges, out_iova_alignment);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        if ucmd.cmd.__reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let ioas = ucmd.ctx.objects.lock().get::<Ioas>(ucmd.cmd.ioas_id)?;
+        // Read under the lock, copied out after it.
+        let (ranges, alignment) = {
+            let iopt = ioas.iopt.lock();
+            (iopt.iova_ranges()?, iopt.iova_alignment())
+        };
+        let room = ucmd.cmd.num_iovas as usize;
+        let out = UserPtr::from_addr(ucmd.cmd.allowed_iovas as usize);
+        let mut writer = UserSlice::new(out, room * size_of::<iommu_iova_range>()).writer();
+        for &(start, last) in ranges.iter().take(room) {
+            writer.write(&iommu_iova_range { start, last })?;
+        }
+        let count = u32::try_from(ranges.len()).map_err(|_| EOVERFLOW)?;
+        ucmd.cmd.num_iovas = count;
+        ucmd.cmd.out_iova_alignment = alignment;
+        ucmd.respond()?;
+        if ranges.len() > room {
+            return Err(EMSGSIZE);
+        }
+        Ok(())
+    }
+}
+
+impl Command for iommu_ioas_allow_iovas {
+    const NR: u32 = uapi::IOMMUFD_CMD_IOAS_ALLOW_IOVAS;
+    const MIN_SIZE: usize = offset_end!(iommu_ioas_allow_iovas, allowed_iovas);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let cmd = &ucmd.cmd;
+        if cmd.__reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.ioas_id)?;
+        // Read in full before the lock is taken.
+        let mut allowed: KVec<(u64, u64)> = KVec::new();
+        let entry = size_of::<iommu_iova_range>();
+        let base = UserPtr::from_addr(cmd.allowed_iovas as usize);
+        for index in 0..cmd.num_iovas as usize {
+            let range: iommu_iova_range =
+                UserSlice::new(base.wrapping_byte_add(index * entry), entry)
+                    .reader()
+                    .read()?;
+            if range.start >= range.last {
+                return Err(EINVAL);
+            }
+            if allowed
+                .iter()
+                .any(|&(s, l)| range.start <= l && s <= range.last)
+            {
+                return Err(EINVAL);
+            }
+            allowed.push((range.start, range.last), GFP_KERNEL_ACCOUNT)?;
+        }
+        let result = ioas.iopt.lock().set_allowed(allowed);
+        result
+    }
+}

@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The IO page table of an IOAS: what IOVA maps which user memory, which
+//! IOVA may be allocated (allowed ranges) and which may not be used at all
+//! (reserved ranges), and the paging domains that mirror the mappings.
+//!
+//! An *area* is one mapping: a byte range of IOVA over a byte range of
+//! user memory ([`Pages`]). Its pages are pinned while the table has a
+//! domain, and mapped into every domain; with no domain an area is only a
+//! reference to the memory, as upstream's (pages are pinned lazily, when
+//! the first domain needs them).
+//!
+//! The rules and errnos are upstream's (drivers/iommu/iommufd/
+//! io_pagetable.c): IOVA allocation finds the same IOVA for the same
+//! requests, and a range that cuts an area is never split.
+
+use kernel::{
+    alloc::KVec,
+    bindings,
+    mm::Mm,
+    page::PAGE_SIZE,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{aref::ARef, Arc},
+};
+
+use crate::sys::{iommu::MappedDomain, pages::PinnedPages};
+
+const PAGE: u64 = PAGE_SIZE as u64;
+
+/// The largest alignment automatic IOVA allocation keeps from the user
+/// address: a huge page where transparent huge pages exist, else a page.
+#[cfg(CONFIG_TRANSPARENT_HUGEPAGE)]
+const MAX_ALLOC_ALIGNMENT: u64 = 1 << 21;
+#[cfg(not(CONFIG_TRANSPARENT_HUGEPAGE))]
+const MAX_ALLOC_ALIGNMENT: u64 = PAGE;
+
+/// User memory one `IOMMU_IOAS_MAP` named: whole pages from `uptr`, in the
+/// address space it was mapped from.
+pub(crate) struct Pages {
+    /// The address space (held by `mmgrab`, not as a user).
+    mm: ARef<Mm>,
+    /// First byte of the first page.
+    uptr: usize,
+    /// Pages from `uptr`.
+    npages: usize,
+    /// Pinned for writing; mappings may be writable.
+    writable: bool,
+}
+
+impl Pages {
+    /// The pages under `length` bytes of the calling process from `uptr`
+    /// (`iopt_alloc_user_pages`): `EOVERFLOW` past the end of the address
+    /// space, `EINVAL` for an empty or enormous range.
+    pub(crate) fn user(uptr: u64, length: u64, writable: bool) -> Result<(Arc<Self>, usize)> {
+        let uptr = usize::try_from(uptr).map_err(|_| EOVERFLOW)?;
+        let length = usize::try_from(length).map_err(|_| EOVERFLOW)?;
+        uptr.checked_add(length).ok_or(EOVERFLOW)?;
+        if length == 0 || length > usize::MAX - PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        let start_byte = uptr % PAGE_SIZE;
+        let current = kernel::current!();
+        let mm: ARef<Mm> = ARef::from(&**current.mm().ok_or(EFAULT)?);
+        let pages = Arc::new(
+            Self {
+                mm,
+                uptr: uptr - start_byte,
+                npages: (length + start_byte).div_ceil(PAGE_SIZE),
+                writable,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok((pages, start_byte))
+    }
+}
+
+/// One mapping of the table, keyed in it by its first IOVA.
+struct Area {
+    /// First IOVA (the key).
+    iova: u64,
+    /// Last IOVA (inclusive).
+    last: u64,
+    pages: Arc<Pages>,
+    /// Offset of the area's first byte from the first byte of `pages`.
+    start_byte: usize,
+    /// `IOMMU_READ` / `IOMMU_WRITE` / `IOMMU_CACHE`.
+    prot: u32,
+    /// The area's pages, pinned while the table has a domain.
+    pins: Option<PinnedPages>,
+}
+
+impl Area {
+    /// Bytes mapped.
+    fn length(&self) -> u64 {
+        self.last - self.iova + 1
+    }
+
+    /// Offset into the area's first page.
+    fn page_offset(&self) -> u64 {
+        (self.start_byte % PAGE_SIZE) as u64
+    }
+
+    /// Pins the area's pages, if they are not pinned yet.
+    fn pin(&mut self) -> Result {
+        if self.pins.is_some() {
+            return Ok(());
+        }
+        let first = self.start_byte / PAGE_SIZE;
+        let npages = (self.page_offset() + self.length()).div_ceil(PAGE) as usize;
+        if first + npages > self.pages.npages {
+            return Err(EOVERFLOW);
+        }
+        let uptr = self.pages.uptr + first * PAGE_SIZE;
+        let pins = PinnedPages::pin(&self.pages.mm, uptr, npages, self.pages.writable)?;
+        self.pins = Some(pins);
+        Ok(())
+    }
+
+    /// Maps the (pinned) area into `domain`, physically contiguous runs of
+    /// pages at a time. On failure nothing of the area stays mapped there.
+    fn fill(&self, domain: &MappedDomain) -> Result {
+        let pins = self.pins.as_ref().ok_or(EINVAL)?;
+        let (length, offset) = (self.length(), self.page_offset());
+        let mut done = 0u64;
+        while done < length {
+            let index = ((offset + done) / PAGE) as usize;
+            let in_page = (offset + done) % PAGE;
+            let phys = pins.phys(index).ok_or(EINVAL)?;
+            // Extend over the following pages while they are contiguous.
+            let mut run = PAGE - in_page;
+            let mut next = index + 1;
+            while done + run < length
+                && pins.phys(next) == Some(phys + (next - index) as u64 * PAGE)
+            {
+                run += PAGE;
+                next += 1;
+            }
+            let run = run.min(length - done);
+            if let Err(e) = domain.map(self.iova + done, phys + in_page, run, self.prot) {
+                if done != 0 {
+                    domain.unmap(self.iova, done);
+                }
+                return Err(e);
+            }
+            done += run;
+        }
+        Ok(())
+    }
+
+    /// Unmaps the area from `domain`, where [`Self::fill`] mapped it.
+    fn unfill(&self, domain: &MappedDomain) {
+        domain.unmap(self.iova, self.length());
+    }
+}
+
+/// A range no mapping and no allocation may use, and who made it.
+struct Reserved {
+    start: u64,
+    last: u64,
+    /// The domain whose aperture this bounds, 0 for a selftest reservation.
+    owner: usize,
+}
+
+/// The IO page table of one IOAS.
+pub(crate) struct IoPageTable {
+    /// Mappings, by first IOVA; they never overlap.
+    areas: RBTree<u64, Area>,
+    /// Where automatic allocation may place mappings: disjoint
+    /// `(start, last)`; empty allows everything.
+    allowed: KVec<(u64, u64)>,
+    /// Reserved ranges; they may overlap each other.
+    reserved: KVec<Reserved>,
+    /// The domains every area is mapped into.
+    domains: KVec<MappedDomain>,
+    /// What every mapping's IOVA, length and page offset must be aligned
+    /// to: the largest of the domains' smallest page sizes, 1 without one.
+    iova_alignment: u64,
+}
+
+/// Sorts a few ranges (reservations, allowed ranges: a handful) by start.
+fn sort_ranges(ranges: &mut [(u64, u64)]) {
+    for i in 1..ranges.len() {
+        let mut j = i;
+        while j > 0 && ranges[j - 1] > ranges[j] {
+            ranges.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// Whether `[a_start, a_last]` and `[b_start, b_last]` share an IOVA.
+fn overlaps(a_start: u64, a_last: u64, b_start: u64, b_last: u64) -> bool {
+    a_start <= b_last && b_start <= a_last
+}
+
+/// Upstream's test of a candidate range for automatic allocation: the
+/// start rounded up to `align`, with the user address's offset in its page
+/// put back, must leave `length` bytes before `last`.
+fn fit(start: u64, last: u64, length: u64, align: u64, page_offset: u64) -> Option<u64> {
+    let aligned = (start.checked_add(align - 1)? & !(align - 1)) | page_offset;
+    if aligned >= last || last - aligned < length - 1 {
+        return None;
+    }
+    Some(aligned)
+}
+
+/// The maximal runs of `ranges` (sorted by start; may overlap or touch)
+/// clipped to `[lo, hi]`, and the holes between them: calls `f(start,
+/// last, used)` in IOVA order until it returns `Some`.
+fn spans<T>(
+    ranges: &[(u64, u64)],
+    lo: u64,
+    hi: u64,
+    mut f: impl FnMut(u64, u64, bool) -> Option<T>,
+) -> Option<T> {
+    let mut cur = lo;
+    let mut iter = ranges.iter().filter(|r| r.1 >= lo && r.0 <= hi).peekable();
+    while let Some(&(start, last)) = iter.next() {
+        let start = start.max(lo);
+        let mut last = last.min(hi);
+        // Merge what overlaps or touches this run.
+        while let Some(&&(s, l)) = iter.peek() {
+            if s > last.saturating_add(1) {
+                break;
+            }
+            last = last.max(l.min(hi));
+            iter.next();
+        }
+        if start > cur {
+            if let Some(t) = f(cur, start - 1, false) {
+                return Some(t);
+            }
+        }
+        if let Some(t) = f(start, last, true) {
+            return Some(t);
+        }
+        if last >= hi {
+            return None;
+        }
+        cur = last + 1;
+    }
+    f(cur, hi, false)
+}
+
+impl IoPageTable {
+    /// An empty table: no mapping, no restriction, no domain.
+    pub(crate) fn new() -> Self {
+        Self {
+            areas: RBTree::new(),
+            allowed: KVec::new(),
+            reserved: KVec::new(),
+            domains: KVec::new(),
+            iova_alignment: 1,
+        }
+    }
+
+    /// The alignment mappings must have (`out_iova_alignment`).
+    pub(crate) fn iova_alignment(&self) -> u64 {
+        self.iova_alignment
+    }
+
+    /// The key of the first area (lowest IOVA) that overlaps
+    /// `[start, last]`.
+    fn first_area(&self, start: u64, last: u64) -> Option<u64> {
+        let candidate = match self.areas.cursor_lower_bound(&start) {
+            Some(cursor) => {
+                if let Some((key, area)) = cursor.peek_prev() {
+                    if area.last >= start {
+                        return Some(*key);
+                    }
+                }
+                *cursor.current().0
+            }
+            None => {
+                let cursor = self.areas.cursor_back()?;
+                let (key, area) = cursor.current();
+                if area.last >= start {
+                    return Some(*key);
+                }
+                return None;
+            }
+        };
+        (candidate <= last).then_some(candidate)
+    }
+
+    fn reserved_overlaps(&self, start: u64, last: u64) -> bool {
+        self.reserved
+            .iter()
+            .any(|r| overlaps(r.start, r.last, start, last))
+    }
+
+    fn allowed_overlaps(&self, start: u64, last: u64) -> bool {
+        self.allowed
+            .iter()
+            .any(|&(s, l)| overlaps(s, l, start, last))
+    }
+
+    /// `iopt_check_iova`: may `length` bytes be mapped at `iova`?
+    fn check_iova(&self, iova: u64, length: u64) -> Result {
+        if iova & (self.iova_alignment - 1) != 0 {
+            return Err(EINVAL);
+        }
+        let last = iova.checked_add(length - 1).ok_or(EOVERFLOW)?;
+        if self.reserved_overlaps(iova, last) {
+            return Err(EINVAL);
+        }
+        if self.first_area(iova, last).is_some() {
+            return Err(EEXIST);
+        }
+        Ok(())
+    }
+
+    /// Finds an IOVA for `length` bytes of user memory at `addr`, as
+    /// upstream's `iopt_alloc_iova` does: the lowest fitting one, in the
+    /// allowed ranges, outside every reservation and area, never 0, and
+    /// aligned as the user address is (up to a page, or a huge page with
+    /// transparent huge pages), keeping its offset in the page.
+    fn alloc_iova(&self, addr: u64, length: u64) -> Result<u64> {
+        let page_offset = addr % PAGE;
+        if length == 0 || length >= u64::MAX / 2 {
+            return Err(EOVERFLOW);
+        }
+        let mut align = length.next_power_of_two();
+        if addr != 0 {
+            align = align.min(1 << addr.trailing_zeros());
+        }
+        align = align.min(MAX_ALLOC_ALIGNMENT);
+        if align < self.iova_alignment {
+            return Err(EINVAL);
+        }
+        // What is in use: reservations and areas, sorted by start (the
+        // areas already are).
+        let reserved = self.sorted_reserved()?;
+        let mut used = KVec::with_capacity(
+            reserved.len() + self.areas.iter().count(),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        let mut pending = reserved.iter().copied().peekable();
+        for (_, area) in self.areas.iter() {
+            while let Some(r) = pending.next_if(|r| r.0 <= area.iova) {
+                used.push(r, GFP_KERNEL_ACCOUNT)?;
+            }
+            used.push((area.iova, area.last), GFP_KERNEL_ACCOUNT)?;
+        }
+        for r in pending {
+            used.push(r, GFP_KERNEL_ACCOUNT)?;
+        }
+        let mut allowed = KVec::with_capacity(self.allowed.len().max(1), GFP_KERNEL_ACCOUNT)?;
+        if self.allowed.is_empty() {
+            allowed.push((0, u64::MAX), GFP_KERNEL_ACCOUNT)?;
+        } else {
+            allowed.extend_from_slice(&self.allowed, GFP_KERNEL_ACCOUNT)?;
+            sort_ranges(&mut allowed);
+        }
+        let found = spans(
+            &allowed,
+            PAGE,
+            u64::MAX - PAGE,
+            |start, last, is_allowed| {
+                if !is_allowed {
+                    return None;
+                }
+                let start = fit(start, last, length, align, page_offset)?;
+                spans(&used, start, last, |hole, hole_last, is_used| {
+                    if is_used {
+                        return None;
+                    }
+                    fit(hole, hole_last, length, align, page_offset)
+                })
+            },
+        );
+        found.ok_or(ENOSPC)
+    }
+
+    /// Maps `length` bytes of `pages` from `start_byte` at `iova` (or at an
+    /// IOVA found for them) with `prot`, into every domain; returns the
+    /// IOVA. Pins the memory if the table has a domain.
+    pub(crate) fn map(
+        &mut self,
+        pages: Arc<Pages>,
+        start_byte: usize,
+        length: u64,
+        iova: Option<u64>,
+        prot: u32,
+    ) -> Result<u64> {
+        // Allocated first, so that nothing fails after the domains are
+        // filled.
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+        let mut area = Area {
+            iova: 0,
+            last: 0,
+            pages,
+            start_byte,
+            prot,
+            pins: None,
+        };
+        if length & (self.iova_alignment - 1) != 0 || length == 0 {
+            return Err(EINVAL);
+        }
+        let iova = match iova {
+            Some(iova) => {
+                self.check_iova(iova, length)?;
+                iova
+            }
+            None => {
+                let addr = (area.pages.uptr + start_byte) as u64;
+                self.alloc_iova(addr, length)?
+            }
+        };
+        if prot & bindings::IOMMU_WRITE != 0 && !area.pages.writable {
+            return Err(EPERM);
+        }
+        if area.page_offset() & (self.iova_alignment - 1) != 0 {
+            return Err(EINVAL);
+        }
+        area.iova = iova;
+        area.last = iova.checked_add(length - 1).ok_or(EOVERFLOW)?;
+        (start_byte as u64)
+            .checked_add(length - 1)
+            .ok_or(EOVERFLOW)?;
+        if !self.domains.is_empty() {
+            area.pin()?;
+            for (index, domain) in self.domains.iter().enumerate() {
+                if let Err(e) = area.fill(domain) {
+                    for done in &self.domains[..index] {
+                        area.unfill(done);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        self.areas.insert(node.into_node(iova, area));
+        Ok(iova)
+    }
+
+    /// Unmaps every area inside `[start, last]`, lowest first, and returns
+    /// the bytes unmapped: `ENOENT` at the first area the range covers
+    /// only in part (areas before it stay unmapped, as upstream's).
+    pub(crate) fn unmap(&mut self, start: u64, last: u64) -> Result<u64> {
+        let mut unmapped = 0;
+        let mut start = start;
+        while let Some(key) = self.first_area(start, last) {
+            let Some(area) = self.areas.get(&key) else {
+                break;
+            };
+            if area.iova < start || area.last > last {
+                return Err(ENOENT);
+            }
+            let Some(area) = self.areas.remove(&key) else {
+                break;
+            };
+            for domain in &self.domains {
+                area.unfill(domain);
+            }
+            unmapped += area.length();
+            let area_last = area.last;
+            // Unpinned here, once no domain maps the pages.
+            drop(area);
+            if area_last >= last {
+                break;
+            }
+            start = area_last + 1;
+        }
+        Ok(unmapped)
+    }
+
+    /// Reserves `[start, last]` for `owner` (0: a selftest reservation):
+    /// `EADDRINUSE` if an area or an allowed range is there.
+    pub(crate) fn reserve(&mut self, start: u64, last: u64, owner: usize) -> Result {
+        if self.first_area(start, last).is_some() || self.allowed_overlaps(start, last) {
+            return Err(EADDRINUSE);
+        }
+        self.reserved
+            .push(Reserved { start, last, owner }, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+
+    fn unreserve(&mut self, owner: usize) {
+        self.reserved.retain(|r| r.owner != owner);
+    }
+
+    /// Replaces the allowed ranges (disjoint, checked by the caller):
+    /// `EADDRINUSE`, and no change, if one overlaps a reservation.
+    pub(crate) fn set_allowed(&mut self, allowed: KVec<(u64, u64)>) -> Result {
+        if allowed.iter().any(|&(s, l)| self.reserved_overlaps(s, l)) {
+            return Err(EADDRINUSE);
+        }
+        self.allowed = allowed;
+        Ok(())
+    }
+
+    /// The reservations as `(start, last)`, sorted.
+    fn sorted_reserved(&self) -> Result<KVec<(u64, u64)>> {
+        let mut reserved = KVec::with_capacity(self.reserved.len(), GFP_KERNEL_ACCOUNT)?;
+        for r in &self.reserved {
+            reserved.push((r.start, r.last), GFP_KERNEL_ACCOUNT)?;
+        }
+        sort_ranges(&mut reserved);
+        Ok(reserved)
+    }
+
+    /// The IOVA ranges no reservation covers, lowest first.
+    pub(crate) fn iova_ranges(&self) -> Result<KVec<(u64, u64)>> {
+        let reserved = self.sorted_reserved()?;
+        let mut holes = KVec::new();
+        let failed = spans(&reserved, 0, u64::MAX, |start, last, used| {
+            if used {
+                return None;
+            }
+            holes.push((start, last), GFP_KERNEL_ACCOUNT).err()
+        });
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(holes),
+        }
+    }
+
+    /// Adds a domain (`iopt_table_add_domain`): reserves what lies outside
+    /// its aperture, pins every area if it is the first domain and maps
+    /// every area into it. On failure the table is as before.
+    pub(crate) fn add_domain(&mut self, domain: MappedDomain) -> Result {
+        if self.domains.iter().any(|d| d.key() == domain.key()) {
+            return Err(EEXIST);
+        }
+        let pgsize = domain.pgsize_bitmap();
+        if pgsize == 0 {
+            return Err(EINVAL);
+        }
+        let alignment = (1u64 << pgsize.trailing_zeros()).max(self.iova_alignment);
+        if alignment > PAGE {
+            return Err(EINVAL);
+        }
+        if alignment != self.iova_alignment {
+            let mask = alignment - 1;
+            let misaligned = self.areas.values().any(|a| {
+                a.iova & mask != 0 || a.length() & mask != 0 || a.page_offset() & mask != 0
+            });
+            if misaligned {
+                return Err(EADDRINUSE);
+            }
+        }
+        let key = domain.key();
+        if let Err(e) = self.reserve_aperture(&domain) {
+            self.unreserve(key);
+            return Err(e);
+        }
+        if let Err(e) = self.domains.reserve(1, GFP_KERNEL_ACCOUNT) {
+            self.unreserve(key);
+            return Err(e.into());
+        }
+        if let Err(e) = self.fill_domain(&domain) {
+            self.unreserve(key);
+            return Err(e);
+        }
+        self.iova_alignment = alignment;
+        // Room was reserved above.
+        self.domains.push(domain, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+
+    fn reserve_aperture(&mut self, domain: &MappedDomain) -> Result {
+        let (start, end) = domain.aperture();
+        if start != 0 {
+            self.reserve(0, start - 1, domain.key())?;
+        }
+        if end != u64::MAX {
+            self.reserve(end + 1, u64::MAX, domain.key())?;
+        }
+        Ok(())
+    }
+
+    /// Maps every area into `domain`, pinning them first if no other
+    /// domain holds them; undoes it all on failure.
+    fn fill_domain(&mut self, domain: &MappedDomain) -> Result {
+        let first = self.domains.is_empty();
+        let mut result = Ok(());
+        let mut failed_at = None;
+        for (key, area) in self.areas.iter_mut() {
+            if let Err(e) = area.pin().and_then(|()| area.fill(domain)) {
+                result = Err(e);
+                failed_at = Some(*key);
+                break;
+            }
+        }
+        let Some(failed_at) = failed_at else {
+            return result;
+        };
+        for (key, area) in self.areas.iter_mut() {
+            if *key == failed_at {
+                if first {
+                    area.pins = None;
+                }
+                break;
+            }
+            area.unfill(domain);
+            if first {
+                area.pins = None;
+            }
+        }
+        result
+    }
+
+    /// Removes a domain added by [`Self::add_domain`]
+    /// (`iopt_table_remove_domain`): unmaps every area from it, unpins them
+    /// if it was the last, drops its aperture reservations and relaxes the
+    /// alignment to what the remaining domains need.
+    pub(crate) fn remove_domain(&mut self, is: impl Fn(&MappedDomain) -> bool) {
+        let Some(index) = self.domains.iter().position(is) else {
+            return;
+        };
+        let Ok(domain) = self.domains.remove(index) else {
+            return;
+        };
+        let last = self.domains.is_empty();
+        for area in self.areas.values_mut() {
+            area.unfill(&domain);
+            if last {
+                area.pins = None;
+            }
+        }
+        self.unreserve(domain.key());
+        self.iova_alignment = self
+            .domains
+            .iter()
+            .map(|d| 1u64 << d.pgsize_bitmap().trailing_zeros().min(63))
+            .max()
+            .unwrap_or(1);
+    }
+}

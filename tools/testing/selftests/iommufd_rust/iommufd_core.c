@@ -29,9 +29,9 @@
 
 /*
  * A number in range that the module does not implement yet. Move this to
- * another unimplemented command when IOMMU_IOAS_MAP lands.
+ * another unimplemented command when IOMMU_VFIO_IOAS lands.
  */
-#define UNIMPLEMENTED_NR IOMMUFD_CMD_IOAS_MAP
+#define UNIMPLEMENTED_NR IOMMUFD_CMD_VFIO_IOAS
 
 FIXTURE(iommufd) {
 	int fd;

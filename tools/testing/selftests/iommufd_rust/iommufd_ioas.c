@@ -1,0 +1,707 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IOAS memory: IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES and
+ * IOMMU_IOAS_ALLOW_IOVAS, the selftest ops ADD_RESERVED, MD_CHECK_MAP and
+ * MD_CHECK_REFS, and what a mock paging domain does to an IOAS (aperture,
+ * alignment, pinning). Every expected value is upstream 7.3's, so the
+ * program passes on iommufd.ko too.
+ *
+ * The mock domains use a 2 KiB granule and the aperture
+ * [MOCK_APERTURE_START, MOCK_APERTURE_LAST]; pages are pinned only while
+ * the IOAS has a domain.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <linux/iommufd_test.h>
+
+#include "iommufd_mock_utils.h"
+
+#define RW (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
+#define FIXED (IOMMU_IOAS_MAP_FIXED_IOVA | RW)
+#define BUF_PAGES 16
+
+static int ioas_map(int fd, __u32 ioas_id, void *va, __u64 length,
+		    __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.user_va = PTR_U64(va),
+		.length = length,
+		.iova = iova ? *iova : 0,
+	};
+	int ret;
+
+	ret = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
+	if (!ret && iova)
+		*iova = cmd.iova;
+	return ret;
+}
+
+static int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
+		      __u64 *unmapped)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+	int ret;
+
+	ret = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
+	if (!ret && unmapped)
+		*unmapped = cmd.length;
+	return ret;
+}
+
+/* IOMMU_IOAS_IOVA_RANGES; *num is room in, count out (also on EMSGSIZE). */
+static int iova_ranges(int fd, __u32 ioas_id, struct iommu_iova_range *ranges,
+		       __u32 *num, __u64 *alignment)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = *num,
+		.allowed_iovas = PTR_U64(ranges),
+	};
+	int ret;
+
+	ret = ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+	*num = cmd.num_iovas;
+	if (alignment)
+		*alignment = cmd.out_iova_alignment;
+	return ret;
+}
+
+static int allow_iovas(int fd, __u32 ioas_id,
+		       const struct iommu_iova_range *ranges, __u32 num)
+{
+	struct iommu_ioas_allow_iovas cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = num,
+		.allowed_iovas = PTR_U64(ranges),
+	};
+
+	return ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &cmd);
+}
+
+static int add_reserved(int fd, __u32 ioas_id, __u64 start, __u64 length)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_ADD_RESERVED, ioas_id);
+	cmd.add_reserved.start = start;
+	cmd.add_reserved.length = length;
+	return test_cmd(fd, &cmd);
+}
+
+static int check_map(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
+		     void *uptr)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_MD_CHECK_MAP, hwpt_id);
+	cmd.check_map.iova = iova;
+	cmd.check_map.length = length;
+	cmd.check_map.uptr = PTR_U64(uptr);
+	return test_cmd(fd, &cmd);
+}
+
+FIXTURE(ioas) {
+	int fd;
+	__u32 ioas_id;
+	size_t psz;
+	char *buf;
+	size_t buf_size;
+};
+
+FIXTURE_SETUP(ioas)
+{
+	IOMMUFD_OPEN_OR_SKIP(self->fd);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas_id));
+	self->psz = page_size();
+	self->buf_size = BUF_PAGES * self->psz;
+	self->buf = mmap(NULL, self->buf_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	memset(self->buf, 0x5a, self->buf_size);
+}
+
+FIXTURE_TEARDOWN(ioas)
+{
+	if (self->fd >= 0)
+		EXPECT_EQ(0, close(self->fd));
+	/* Nothing stays pinned once the file is closed. */
+	if (self->buf && self->buf != MAP_FAILED) {
+		int fd = iommufd_open();
+
+		if (fd >= 0) {
+			EXPECT_EQ(0, check_refs(fd, self->buf, self->buf_size,
+						0));
+			close(fd);
+		}
+		munmap(self->buf, self->buf_size);
+	}
+}
+
+/* IOMMU_IOAS_MAP: the argument checks, in upstream's order. */
+TEST_F(ioas, map_rejects_bad_arguments)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = RW,
+		.ioas_id = self->ioas_id,
+		.user_va = PTR_U64(self->buf),
+		.length = self->psz,
+	};
+	struct iommu_ioas_map bad;
+	__u64 iova = 0;
+
+	bad = cmd;
+	bad.flags |= 1 << 3;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+	bad = cmd;
+	bad.__reserved = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+	bad = cmd;
+	bad.iova = UINT64_MAX;
+	EXPECT_ERRNO(EOVERFLOW, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+	bad = cmd;
+	bad.length = UINT64_MAX;
+	EXPECT_ERRNO(EOVERFLOW, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+	/* Neither readable nor writeable. */
+	bad = cmd;
+	bad.flags = IOMMU_IOAS_MAP_FIXED_IOVA;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+	bad = cmd;
+	bad.ioas_id = self->ioas_id + 100;
+	EXPECT_ERRNO(ENOENT, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+	bad = cmd;
+	bad.length = 0;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+	/* The user range wraps around the address space. */
+	bad = cmd;
+	bad.user_va = UINT64_MAX - 10;
+	bad.length = 100;
+	EXPECT_ERRNO(EOVERFLOW, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+	/* A fixed IOVA range that wraps. */
+	iova = UINT64_MAX - self->psz + 1;
+	EXPECT_ERRNO(EOVERFLOW, ioas_map(self->fd, self->ioas_id, self->buf,
+					 2 * self->psz, &iova, FIXED));
+	/* The first release of the structure ends at iova. */
+	bad = cmd;
+	bad.size = offsetofend(struct iommu_ioas_map, iova) - 1;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_IOAS_MAP, &bad));
+}
+
+/* A fixed IOVA is used as given; overlapping an area is EEXIST. */
+TEST_F(ioas, map_fixed_iova_and_overlap_eexist)
+{
+	__u64 base = 0x100000, iova;
+
+	iova = base;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      2 * self->psz, &iova, FIXED));
+	EXPECT_EQ(base, iova);
+	iova = base;
+	EXPECT_ERRNO(EEXIST, ioas_map(self->fd, self->ioas_id, self->buf,
+				      self->psz, &iova, FIXED));
+	iova = base + self->psz;
+	EXPECT_ERRNO(EEXIST, ioas_map(self->fd, self->ioas_id, self->buf,
+				      2 * self->psz, &iova, FIXED));
+	iova = base - self->psz;
+	EXPECT_ERRNO(EEXIST, ioas_map(self->fd, self->ioas_id, self->buf,
+				      2 * self->psz, &iova, FIXED));
+	/* Right after the area is free, and so is right before it. */
+	iova = base + 2 * self->psz;
+	EXPECT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, FIXED));
+	iova = base - self->psz;
+	EXPECT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, FIXED | IOMMU_IOAS_MAP_READABLE));
+	/* Read-only and write-only mappings are fine too. */
+	iova = base + 3 * self->psz;
+	EXPECT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+				     IOMMU_IOAS_MAP_READABLE));
+	iova = base + 4 * self->psz;
+	EXPECT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+				     IOMMU_IOAS_MAP_WRITEABLE));
+}
+
+/*
+ * Automatic IOVAs: the lowest free IOVA from PAGE_SIZE (never 0), aligned as
+ * the user address is (up to a page without THP), keeping its offset in the
+ * page.
+ */
+TEST_F(ioas, map_automatic_iova_is_upstreams)
+{
+	__u64 iova = 0;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, RW));
+	EXPECT_EQ(self->psz, iova);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, RW));
+	EXPECT_EQ(2 * self->psz, iova);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      2 * self->psz, &iova, RW));
+	EXPECT_EQ(3 * self->psz, iova);
+	/* Half a page at a half-page offset keeps the offset. */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id,
+			      self->buf + self->psz / 2, self->psz / 2, &iova,
+			      RW));
+	EXPECT_EQ(5 * self->psz + self->psz / 2, iova);
+	/* A gap left by an unmap is found again. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 2 * self->psz,
+				self->psz, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, RW));
+	EXPECT_EQ(2 * self->psz, iova);
+}
+
+/* Unmapping never splits an area: ENOENT for a range that cuts one. */
+TEST_F(ioas, unmap_part_of_an_area_is_enoent)
+{
+	__u64 base = 0x200000, iova = base, unmapped = 0;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      2 * self->psz, &iova, FIXED));
+	EXPECT_ERRNO(ENOENT, ioas_unmap(self->fd, self->ioas_id, base,
+					self->psz, NULL));
+	EXPECT_ERRNO(ENOENT, ioas_unmap(self->fd, self->ioas_id,
+					base + self->psz, self->psz, NULL));
+	EXPECT_ERRNO(ENOENT, ioas_unmap(self->fd, self->ioas_id,
+					base + self->psz, 4 * self->psz,
+					NULL));
+	/* Nothing mapped in the range. */
+	EXPECT_ERRNO(ENOENT, ioas_unmap(self->fd, self->ioas_id, 0x900000,
+					self->psz, NULL));
+	/* A range around the area takes it whole. */
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas_id, base - self->psz,
+				4 * self->psz, &unmapped));
+	EXPECT_EQ(2 * self->psz, unmapped);
+	EXPECT_ERRNO(ENOENT, ioas_unmap(self->fd, self->ioas_id, base,
+					2 * self->psz, NULL));
+}
+
+TEST_F(ioas, unmap_rejects_bad_arguments)
+{
+	EXPECT_ERRNO(EINVAL, ioas_unmap(self->fd, self->ioas_id, 0x1000, 0,
+					NULL));
+	EXPECT_ERRNO(EOVERFLOW, ioas_unmap(self->fd, self->ioas_id,
+					   UINT64_MAX, 1, NULL));
+	EXPECT_ERRNO(EOVERFLOW, ioas_unmap(self->fd, self->ioas_id, 1,
+					   UINT64_MAX, NULL));
+	EXPECT_ERRNO(EOVERFLOW, ioas_unmap(self->fd, self->ioas_id,
+					   1ULL << 63, (1ULL << 63) + 1,
+					   NULL));
+	EXPECT_ERRNO(ENOENT, ioas_unmap(self->fd, self->ioas_id + 100, 0,
+					UINT64_MAX, NULL));
+}
+
+/* iova 0 with length U64_MAX unmaps everything, and reports how much. */
+TEST_F(ioas, unmap_all_reports_the_length)
+{
+	__u64 iova, unmapped = 1, total = 0;
+	int i;
+
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX,
+				&unmapped));
+	EXPECT_EQ((__u64)(0), unmapped);
+	for (i = 1; i <= 3; i++) {
+		iova = 0x400000 * i;
+		ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+				      i * self->psz, &iova, FIXED));
+		total += i * self->psz;
+	}
+	/* A range over two areas and the gap between them. */
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0x400000, 0x400000 +
+				2 * self->psz, &unmapped));
+	EXPECT_EQ(3 * self->psz, unmapped);
+	total -= 3 * self->psz;
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX,
+				&unmapped));
+	EXPECT_EQ(total, unmapped);
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX,
+				&unmapped));
+	EXPECT_EQ((__u64)(0), unmapped);
+}
+
+/* IOVA_RANGES: the holes between reservations, and the alignment. */
+TEST_F(ioas, iova_ranges_are_the_holes_between_reservations)
+{
+	struct iommu_iova_range ranges[4];
+	__u64 alignment = 0;
+	__u32 num = 0;
+
+	/* No room: EMSGSIZE, with the count. */
+	EXPECT_ERRNO(EMSGSIZE, iova_ranges(self->fd, self->ioas_id, NULL,
+					   &num, &alignment));
+	EXPECT_EQ((__u64)(1), num);
+	num = 4;
+	ASSERT_EQ(0, iova_ranges(self->fd, self->ioas_id, ranges, &num,
+				 &alignment));
+	EXPECT_EQ((__u64)(1), num);
+	EXPECT_EQ((__u64)(1), alignment);
+	EXPECT_EQ((__u64)(0), ranges[0].start);
+	EXPECT_EQ(UINT64_MAX, ranges[0].last);
+
+	ASSERT_EQ(0, add_reserved(self->fd, self->ioas_id, 0x10000, 0x10000));
+	ASSERT_EQ(0, add_reserved(self->fd, self->ioas_id, 0x18000, 0x10000));
+	num = 4;
+	ASSERT_EQ(0, iova_ranges(self->fd, self->ioas_id, ranges, &num, NULL));
+	ASSERT_EQ((__u64)(2), num);
+	EXPECT_EQ((__u64)(0), ranges[0].start);
+	EXPECT_EQ((__u64)(0xffff), ranges[0].last);
+	EXPECT_EQ((__u64)(0x28000), ranges[1].start);
+	EXPECT_EQ(UINT64_MAX, ranges[1].last);
+
+	/* Fewer slots than ranges: filled, then EMSGSIZE. */
+	num = 1;
+	memset(ranges, 0, sizeof(ranges));
+	EXPECT_ERRNO(EMSGSIZE, iova_ranges(self->fd, self->ioas_id, ranges,
+					   &num, NULL));
+	EXPECT_EQ((__u64)(2), num);
+	EXPECT_EQ((__u64)(0xffff), ranges[0].last);
+	EXPECT_EQ((__u64)(0), ranges[1].last);
+}
+
+TEST_F(ioas, iova_ranges_rejects_reserved_and_bad_pointer)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = self->ioas_id,
+		.num_iovas = 1,
+		.__reserved = 1,
+	};
+
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_IOAS_IOVA_RANGES, &cmd));
+	cmd.__reserved = 0;
+	cmd.allowed_iovas = 8;
+	EXPECT_ERRNO(EFAULT, ioctl(self->fd, IOMMU_IOAS_IOVA_RANGES, &cmd));
+	cmd.ioas_id = self->ioas_id + 100;
+	EXPECT_ERRNO(ENOENT, ioctl(self->fd, IOMMU_IOAS_IOVA_RANGES, &cmd));
+}
+
+/* Reserved ranges: refused to fixed maps, skipped by automatic ones. */
+TEST_F(ioas, reserved_ranges)
+{
+	__u64 iova = 0;
+
+	EXPECT_ERRNO(EINVAL, add_reserved(self->fd, self->ioas_id, 0x1000, 0));
+	EXPECT_ERRNO(EOVERFLOW, add_reserved(self->fd, self->ioas_id,
+					     UINT64_MAX - 1, 10));
+	EXPECT_ERRNO(ENOENT, add_reserved(self->fd, self->ioas_id + 100,
+					  0x1000, 0x1000));
+	ASSERT_EQ(0, add_reserved(self->fd, self->ioas_id, self->psz,
+				  4 * self->psz));
+	iova = 2 * self->psz;
+	EXPECT_ERRNO(EINVAL, ioas_map(self->fd, self->ioas_id, self->buf,
+				      self->psz, &iova, FIXED));
+	iova = 0;
+	EXPECT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, FIXED));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, RW));
+	EXPECT_EQ(5 * self->psz, iova);
+	/* A reservation over an area is EADDRINUSE. */
+	EXPECT_ERRNO(EADDRINUSE, add_reserved(self->fd, self->ioas_id, iova,
+					      1));
+}
+
+/* ALLOW_IOVAS: where automatic IOVAs may go. */
+TEST_F(ioas, allowed_ranges)
+{
+	struct iommu_iova_range allowed[2] = {
+		{ .start = 0x200000, .last = 0x2fffff },
+		{ .start = 0x400000, .last = 0x4fffff },
+	};
+	struct iommu_iova_range bad[2];
+	struct iommu_ioas_allow_iovas cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = self->ioas_id,
+		.__reserved = 1,
+	};
+	__u64 iova = 0;
+
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_IOAS_ALLOW_IOVAS, &cmd));
+	bad[0].start = bad[0].last = 0x1000;
+	EXPECT_ERRNO(EINVAL, allow_iovas(self->fd, self->ioas_id, bad, 1));
+	bad[0].start = 0x2000;
+	bad[0].last = 0x1000;
+	EXPECT_ERRNO(EINVAL, allow_iovas(self->fd, self->ioas_id, bad, 1));
+	bad[0] = allowed[0];
+	bad[1].start = 0x2ff000;
+	bad[1].last = 0x300fff;
+	EXPECT_ERRNO(EINVAL, allow_iovas(self->fd, self->ioas_id, bad, 2));
+	EXPECT_ERRNO(EFAULT, allow_iovas(self->fd, self->ioas_id, NULL, 1));
+	EXPECT_ERRNO(ENOENT, allow_iovas(self->fd, self->ioas_id + 100,
+					 allowed, 2));
+
+	ASSERT_EQ(0, allow_iovas(self->fd, self->ioas_id, allowed, 2));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, RW));
+	EXPECT_EQ((__u64)(0x200000), iova);
+	/* Too big for the first range: the second one. */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, 0x100000,
+			      &iova, RW));
+	EXPECT_EQ((__u64)(0x400000), iova);
+	/* Too big for any. */
+	EXPECT_ERRNO(ENOSPC, ioas_map(self->fd, self->ioas_id, self->buf,
+				      0x200000, &iova, RW));
+	/* A fixed IOVA may lie outside them. */
+	iova = 0x800000;
+	EXPECT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, FIXED));
+	/* A reservation over an allowed range, and the reverse. */
+	EXPECT_ERRNO(EADDRINUSE, add_reserved(self->fd, self->ioas_id,
+					      0x4ff000, 0x2000));
+	ASSERT_EQ(0, add_reserved(self->fd, self->ioas_id, 0x600000, 0x1000));
+	bad[0].start = 0x600000;
+	bad[0].last = 0x6fffff;
+	EXPECT_ERRNO(EADDRINUSE, allow_iovas(self->fd, self->ioas_id, bad, 1));
+	/* None again: everything allowed. */
+	ASSERT_EQ(0, allow_iovas(self->fd, self->ioas_id, NULL, 0));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, RW));
+	EXPECT_EQ(self->psz, iova);
+}
+
+/*
+ * A mock domain on the IOAS reserves what lies outside its aperture and
+ * sets the IOVA alignment to its 2 KiB granule; both go with it.
+ */
+TEST_F(ioas, mock_domain_aperture_and_alignment)
+{
+	struct iommu_iova_range ranges[4];
+	__u32 stdev_id, hwpt_id, num = 4;
+	__u64 alignment, iova = 0;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev_id, &hwpt_id,
+				 NULL));
+	ASSERT_EQ(0, iova_ranges(self->fd, self->ioas_id, ranges, &num,
+				 &alignment));
+	ASSERT_EQ((__u64)(1), num);
+	EXPECT_EQ((__u64)(MOCK_APERTURE_START), ranges[0].start);
+	EXPECT_EQ((__u64)(MOCK_APERTURE_LAST), ranges[0].last);
+	EXPECT_EQ((__u64)(MOCK_PAGE_SIZE), alignment);
+
+	iova = 0;
+	EXPECT_ERRNO(EINVAL, ioas_map(self->fd, self->ioas_id, self->buf,
+				      self->psz, &iova, FIXED));
+	iova = MOCK_APERTURE_START + MOCK_PAGE_SIZE / 2;
+	EXPECT_ERRNO(EINVAL, ioas_map(self->fd, self->ioas_id, self->buf,
+				      self->psz, &iova, FIXED));
+	iova = MOCK_APERTURE_START;
+	EXPECT_ERRNO(EINVAL, ioas_map(self->fd, self->ioas_id, self->buf,
+				      MOCK_PAGE_SIZE / 2, &iova, FIXED));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, RW));
+	EXPECT_EQ((__u64)(MOCK_APERTURE_START), iova);
+
+	ASSERT_EQ(0, destroy(self->fd, stdev_id));
+	num = 4;
+	ASSERT_EQ(0, iova_ranges(self->fd, self->ioas_id, ranges, &num,
+				 &alignment));
+	EXPECT_EQ((__u64)(1), num);
+	EXPECT_EQ((__u64)(0), ranges[0].start);
+	EXPECT_EQ(UINT64_MAX, ranges[0].last);
+	EXPECT_EQ((__u64)(1), alignment);
+}
+
+/* An area outside the aperture keeps a domain off the IOAS. */
+TEST_F(ioas, mock_domain_refused_over_an_area_outside_its_aperture)
+{
+	__u64 iova = 0x1000;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, FIXED));
+	EXPECT_ERRNO(EADDRINUSE, mock_domain(self->fd, self->ioas_id, NULL,
+					     NULL, NULL));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, NULL));
+}
+
+/*
+ * Pins: none without a domain; one per page with one or two domains,
+ * whether the memory was mapped before or after they came; none after
+ * unmap or once the last domain is gone.
+ */
+TEST_F(ioas, md_check_refs_counts_real_pins)
+{
+	size_t len = 4 * self->psz;
+	__u32 stdev_id, idev_id, hwpt_id, hwpt2_id;
+	__u64 iova = MOCK_APERTURE_START, unmapped;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &iova,
+			      FIXED));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev_id, &hwpt_id,
+				 &idev_id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + len, self->psz, 0));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, idev_id, self->ioas_id, 0,
+				&hwpt2_id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	EXPECT_EQ(0, check_map(self->fd, hwpt_id, iova, len, self->buf));
+	EXPECT_EQ(0, check_map(self->fd, hwpt2_id, iova, len, self->buf));
+
+	/* A second area, mapped while the domains are there. */
+	iova = MOCK_APERTURE_START + 0x100000;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf + len, len,
+			      &iova, FIXED));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + len, len, 1));
+	EXPECT_EQ(0, check_map(self->fd, hwpt2_id, iova, len,
+			       self->buf + len));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, iova, len,
+				&unmapped));
+	EXPECT_EQ(len, unmapped);
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + len, len, 0));
+	EXPECT_ERRNO(EINVAL, check_map(self->fd, hwpt_id, iova, len,
+				       self->buf + len));
+
+	/* The last domain takes the pins with it. */
+	ASSERT_EQ(0, destroy(self->fd, hwpt2_id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	ASSERT_EQ(0, destroy(self->fd, stdev_id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+}
+
+/* Closing the file unpins everything (checked again by the teardown). */
+TEST_F(ioas, close_unpins)
+{
+	__u64 iova = 0;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      self->buf_size, &iova, RW));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, self->buf_size, 1));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = iommufd_open();
+	ASSERT_LE(0, self->fd);
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, self->buf_size, 0));
+}
+
+/* MD_CHECK_MAP: each IOVA page translates to the page under the user VA. */
+TEST_F(ioas, md_check_map_data)
+{
+	__u32 hwpt_id;
+	__u64 iova = MOCK_APERTURE_START;
+	size_t len = 2 * self->psz;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, &hwpt_id,
+				 NULL));
+	EXPECT_ERRNO(EINVAL, check_map(self->fd, hwpt_id, iova, self->psz,
+				       self->buf));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &iova,
+			      FIXED));
+	EXPECT_EQ(0, check_map(self->fd, hwpt_id, iova, len, self->buf));
+	EXPECT_EQ(0, check_map(self->fd, hwpt_id, iova + MOCK_PAGE_SIZE,
+			       MOCK_PAGE_SIZE, self->buf + MOCK_PAGE_SIZE));
+	/* The wrong user page, an unaligned IOVA, not a HWPT. */
+	EXPECT_ERRNO(EINVAL, check_map(self->fd, hwpt_id, iova, self->psz,
+				       self->buf + self->psz));
+	EXPECT_ERRNO(EINVAL, check_map(self->fd, hwpt_id, iova + 1, self->psz,
+				       self->buf));
+	EXPECT_ERRNO(ENOENT, check_map(self->fd, self->ioas_id, iova,
+				       self->psz, self->buf));
+	/* Past the area nothing is mapped. */
+	EXPECT_ERRNO(EINVAL, check_map(self->fd, hwpt_id, iova, len + self->psz,
+				       self->buf));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, iova, len, NULL));
+	EXPECT_ERRNO(EINVAL, check_map(self->fd, hwpt_id, iova, self->psz,
+				       self->buf));
+}
+
+/* A half-page area at a half-page offset maps at the 2 KiB granule. */
+TEST_F(ioas, md_check_map_sub_page_area)
+{
+	__u32 hwpt_id;
+	__u64 iova = 0;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, &hwpt_id,
+				 NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id,
+			      self->buf + MOCK_PAGE_SIZE, MOCK_PAGE_SIZE, &iova,
+			      RW));
+	EXPECT_EQ((__u64)(MOCK_APERTURE_START + MOCK_PAGE_SIZE), iova);
+	EXPECT_EQ(0, check_map(self->fd, hwpt_id, iova, MOCK_PAGE_SIZE,
+			       self->buf + MOCK_PAGE_SIZE));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, self->psz, 1));
+}
+
+/* With a domain, memory is pinned at map time: faults are the map's. */
+TEST_F(ioas, map_with_a_domain_pins_or_fails)
+{
+	__u64 iova = 0;
+	void *ro;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, NULL));
+	ro = mmap(NULL, self->psz, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		  0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_ERRNO(EFAULT, ioas_map(self->fd, self->ioas_id, ro, self->psz,
+				      &iova, RW));
+	EXPECT_EQ(0, ioas_map(self->fd, self->ioas_id, ro, self->psz, &iova,
+			      IOMMU_IOAS_MAP_READABLE));
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas_id, iova, self->psz,
+				NULL));
+	munmap(ro, self->psz);
+	/* Nothing mapped there any more. */
+	EXPECT_ERRNO(EFAULT, ioas_map(self->fd, self->ioas_id, ro, self->psz,
+				      &iova, RW));
+	/* The failed maps left no area behind. */
+	EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX,
+				&iova));
+	EXPECT_EQ((__u64)(0), iova);
+}
+
+/* Without a domain nothing is pinned, so a bad address still maps. */
+TEST_F(ioas, map_without_a_domain_is_lazy)
+{
+	__u64 iova = 0;
+	void *gone;
+
+	gone = mmap(NULL, self->psz, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, gone);
+	munmap(gone, self->psz);
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, gone, self->psz, &iova,
+			      RW));
+	/* ... and a domain that would have to pin it cannot come. */
+	iova = MOCK_APERTURE_START;
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, gone, self->psz, &iova,
+			      FIXED));
+	EXPECT_ERRNO(EFAULT, mock_domain(self->fd, self->ioas_id, NULL, NULL,
+					 NULL));
+	/* The failed attach pinned nothing and left the IOAS usable. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, NULL));
+}
+
+/* An IOAS with mappings can be destroyed; a HWPT on it keeps it. */
+TEST_F(ioas, destroy_with_mappings)
+{
+	__u32 hwpt_id, stdev_id;
+	__u64 iova = 0;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev_id, &hwpt_id,
+				 NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      self->buf_size, &iova, RW));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, self->ioas_id));
+	ASSERT_EQ(0, destroy(self->fd, stdev_id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, self->buf_size, 0));
+	EXPECT_EQ(0, destroy(self->fd, self->ioas_id));
+}
+
+TEST_HARNESS_MAIN

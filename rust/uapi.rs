@@ -87,6 +87,7 @@ plain_uapi_struct!(
     iommu_ioas_iova_ranges: out_iova_alignment;
     iommu_ioas_allow_iovas: allowed_iovas;
     iommu_ioas_map: iova;
+    iommu_ioas_copy: src_iova;
     iommu_ioas_unmap: length;
     iommu_hwpt_alloc: __reserved2;
     iommu_hw_info: out_capabilities;

@@ -94,6 +94,7 @@ pub(crate) fn dispatch(ctx: &Context, file: &File, cmd: u32, arg: usize) -> Resu
         uapi::iommu_destroy::NR => run::<uapi::iommu_destroy>(ctx, f, u, n),
         uapi::iommu_ioas_alloc::NR => run::<uapi::iommu_ioas_alloc>(ctx, f, u, n),
         uapi::iommu_ioas_allow_iovas::NR => run::<uapi::iommu_ioas_allow_iovas>(ctx, f, u, n),
+        uapi::iommu_ioas_copy::NR => run::<uapi::iommu_ioas_copy>(ctx, f, u, n),
         uapi::iommu_ioas_iova_ranges::NR => run::<uapi::iommu_ioas_iova_ranges>(ctx, f, u, n),
         uapi::iommu_ioas_map::NR => run::<uapi::iommu_ioas_map>(ctx, f, u, n),
         uapi::iommu_ioas_unmap::NR => run::<uapi::iommu_ioas_unmap>(ctx, f, u, n),

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The I/O address space object (IOAS) and its ioctls: `IOMMU_IOAS_ALLOC`,
-//! `IOMMU_IOAS_MAP`, `IOMMU_IOAS_UNMAP`, `IOMMU_IOAS_IOVA_RANGES` and
+//! `IOMMU_IOAS_MAP`, `IOMMU_IOAS_COPY`, `IOMMU_IOAS_UNMAP`,
+//! `IOMMU_IOAS_IOVA_RANGES` and
 //! `IOMMU_IOAS_ALLOW_IOVAS`. Its mappings live in an [`IoPageTable`].
 
 use kernel::{
@@ -15,8 +16,8 @@ use kernel::{
 use crate::{
     object::{Object, ObjectHeader, Reservation},
     uapi::{
-        self, iommu_ioas_alloc, iommu_ioas_allow_iovas, iommu_ioas_iova_ranges, iommu_ioas_map,
-        iommu_ioas_unmap, iommu_iova_range, IOMMUFD_CMD_IOAS_ALLOC,
+        self, iommu_ioas_alloc, iommu_ioas_allow_iovas, iommu_ioas_copy, iommu_ioas_iova_ranges,
+        iommu_ioas_map, iommu_ioas_unmap, iommu_iova_range, IOMMUFD_CMD_IOAS_ALLOC,
     },
     ucmd::{offset_end, Command, Ucmd},
 };
@@ -134,6 +135,38 @@ impl Command for iommu_ioas_map {
             .map(pages, start_byte, cmd.length, fixed, prot)?;
         // As upstream, the mapping stays if the IOVA cannot be reported.
         ucmd.cmd.iova = iova;
+        ucmd.respond()
+    }
+}
+
+impl Command for iommu_ioas_copy {
+    const NR: u32 = uapi::IOMMUFD_CMD_IOAS_COPY;
+    const MIN_SIZE: usize = offset_end!(iommu_ioas_copy, src_iova);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let cmd = &ucmd.cmd;
+        if cmd.flags & !MAP_FLAGS != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if past_ulong(cmd.length) || past_ulong(cmd.src_iova) || past_ulong(cmd.dst_iova) {
+            return Err(EOVERFLOW);
+        }
+        if cmd.flags & (uapi::IOMMU_IOAS_MAP_WRITEABLE | uapi::IOMMU_IOAS_MAP_READABLE) == 0 {
+            return Err(EINVAL);
+        }
+        // The source's memory is taken under its lock, mapped under the
+        // destination's: the two are never held together.
+        let src = ucmd.ctx.objects.lock().get::<Ioas>(cmd.src_ioas_id)?;
+        let pieces = src.iopt.lock().get_pages(cmd.src_iova, cmd.length)?;
+        drop(src);
+        let dst = ucmd.ctx.objects.lock().get::<Ioas>(cmd.dst_ioas_id)?;
+        let fixed = (cmd.flags & uapi::IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.dst_iova);
+        let prot = iommu_prot(cmd.flags);
+        let iova = dst
+            .iopt
+            .lock()
+            .map_pieces(pieces, cmd.length, fixed, prot)?;
+        ucmd.cmd.dst_iova = iova;
         ucmd.respond()
     }
 }

@@ -75,6 +75,14 @@ impl Pages {
     }
 }
 
+/// A slice of user memory to map: `length` bytes of `pages` from
+/// `start_byte`.
+pub(crate) struct Piece {
+    pages: Arc<Pages>,
+    start_byte: usize,
+    length: u64,
+}
+
 /// One mapping of the table, keyed in it by its first IOVA.
 struct Area {
     /// First IOVA (the key).
@@ -384,54 +392,137 @@ impl IoPageTable {
         iova: Option<u64>,
         prot: u32,
     ) -> Result<u64> {
+        let mut pieces = KVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
+        pieces.push(
+            Piece {
+                pages,
+                start_byte,
+                length,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        self.map_pieces(pieces, length, iova, prot)
+    }
+
+    /// Maps `pieces` back to back, `length` bytes in all, at `iova` or at
+    /// an IOVA found for the first piece's user address
+    /// (`iopt_map_pages`): one area per piece, all or none.
+    pub(crate) fn map_pieces(
+        &mut self,
+        pieces: KVec<Piece>,
+        length: u64,
+        iova: Option<u64>,
+        prot: u32,
+    ) -> Result<u64> {
         // Allocated first, so that nothing fails after the domains are
         // filled.
-        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let mut area = Area {
-            iova: 0,
-            last: 0,
-            pages,
-            start_byte,
-            prot,
-            pins: None,
-        };
+        let mut areas = KVec::with_capacity(pieces.len(), GFP_KERNEL_ACCOUNT)?;
+        for piece in pieces {
+            let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+            let area = Area {
+                iova: 0,
+                last: 0,
+                pages: piece.pages,
+                start_byte: piece.start_byte,
+                prot,
+                pins: None,
+            };
+            areas.push((node, area, piece.length), GFP_KERNEL_ACCOUNT)?;
+        }
         if length & (self.iova_alignment - 1) != 0 || length == 0 {
             return Err(EINVAL);
         }
+        let first = areas.first().ok_or(EINVAL)?;
         let iova = match iova {
             Some(iova) => {
                 self.check_iova(iova, length)?;
                 iova
             }
             None => {
-                let addr = (area.pages.uptr + start_byte) as u64;
+                let addr = (first.1.pages.uptr + first.1.start_byte) as u64;
                 self.alloc_iova(addr, length)?
             }
         };
-        if prot & bindings::IOMMU_WRITE != 0 && !area.pages.writable {
-            return Err(EPERM);
+        let mut next = iova;
+        for (_, area, len) in areas.iter_mut() {
+            if prot & bindings::IOMMU_WRITE != 0 && !area.pages.writable {
+                return Err(EPERM);
+            }
+            if area.page_offset() & (self.iova_alignment - 1) != 0 {
+                return Err(EINVAL);
+            }
+            area.iova = next;
+            area.last = next.checked_add(*len - 1).ok_or(EOVERFLOW)?;
+            (area.start_byte as u64)
+                .checked_add(*len - 1)
+                .ok_or(EOVERFLOW)?;
+            next = area.last.wrapping_add(1);
         }
-        if area.page_offset() & (self.iova_alignment - 1) != 0 {
-            return Err(EINVAL);
-        }
-        area.iova = iova;
-        area.last = iova.checked_add(length - 1).ok_or(EOVERFLOW)?;
-        (start_byte as u64)
-            .checked_add(length - 1)
-            .ok_or(EOVERFLOW)?;
         if !self.domains.is_empty() {
-            area.pin()?;
-            for (index, domain) in self.domains.iter().enumerate() {
-                if let Err(e) = area.fill(domain) {
-                    for done in &self.domains[..index] {
-                        area.unfill(done);
+            for index in 0..areas.len() {
+                if let Err(e) = self.fill_area(&mut areas[index].1) {
+                    for (_, done, _) in &areas[..index] {
+                        for domain in &self.domains {
+                            done.unfill(domain);
+                        }
                     }
                     return Err(e);
                 }
             }
         }
-        self.areas.insert(node.into_node(iova, area));
+        for (node, area, _) in areas {
+            let key = area.iova;
+            self.areas.insert(node.into_node(key, area));
+        }
         Ok(iova)
+    }
+
+    /// Pins `area` and maps it into every domain; on failure nothing of it
+    /// stays mapped.
+    fn fill_area(&self, area: &mut Area) -> Result {
+        area.pin()?;
+        for (index, domain) in self.domains.iter().enumerate() {
+            if let Err(e) = area.fill(domain) {
+                for done in &self.domains[..index] {
+                    area.unfill(done);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// The pieces of memory behind `[iova, iova + length - 1]`
+    /// (`iopt_get_pages`): the areas there must follow each other without
+    /// a gap from the one that holds `iova` (`ENOENT` otherwise).
+    pub(crate) fn get_pages(&self, iova: u64, length: u64) -> Result<KVec<Piece>> {
+        if length == 0 {
+            return Err(EINVAL);
+        }
+        let last = iova.checked_add(length - 1).ok_or(EOVERFLOW)?;
+        let mut pieces = KVec::new();
+        let mut cur = iova;
+        let mut key = self.first_area(cur, cur).ok_or(ENOENT)?;
+        loop {
+            let area = self.areas.get(&key).ok_or(ENOENT)?;
+            if area.iova > cur {
+                return Err(ENOENT);
+            }
+            let end = last.min(area.last);
+            pieces.push(
+                Piece {
+                    pages: area.pages.clone(),
+                    start_byte: area.start_byte + (cur - area.iova) as usize,
+                    length: end - cur + 1,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+            if end == last {
+                return Ok(pieces);
+            }
+            cur = end + 1;
+            key = self.first_area(cur, cur).ok_or(ENOENT)?;
+        }
     }
 
     /// Unmaps every area inside `[start, last]`, lowest first, and returns

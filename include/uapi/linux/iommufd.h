@@ -171,6 +171,32 @@ struct iommu_ioas_map {
 #define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
 
 /**
+ * struct iommu_ioas_copy - ioctl(IOMMU_IOAS_COPY)
+ * @size: sizeof(struct iommu_ioas_copy)
+ * @flags: enum iommufd_ioas_map_flags
+ * @dst_ioas_id: the IOAS to map into
+ * @src_ioas_id: the IOAS whose mappings name the memory
+ * @length: bytes to copy
+ * @dst_iova: in with IOMMU_IOAS_MAP_FIXED_IOVA, the IOVA to map at; out
+ *            otherwise, the IOVA chosen
+ * @src_iova: where the memory is mapped in the source IOAS
+ *
+ * Maps into @dst_ioas_id the memory that @src_ioas_id maps at
+ * [@src_iova, @src_iova + @length), as IOMMU_IOAS_MAP of the same memory
+ * would.
+ */
+struct iommu_ioas_copy {
+	__u32 size;
+	__u32 flags;
+	__u32 dst_ioas_id;
+	__u32 src_ioas_id;
+	__aligned_u64 length;
+	__aligned_u64 dst_iova;
+	__aligned_u64 src_iova;
+};
+#define IOMMU_IOAS_COPY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_COPY)
+
+/**
  * struct iommu_ioas_unmap - ioctl(IOMMU_IOAS_UNMAP)
  * @size: sizeof(struct iommu_ioas_unmap)
  * @ioas_id: the IOAS to unmap from

@@ -42,6 +42,26 @@ static int ioas_map(int fd, __u32 ioas_id, void *va, __u64 length,
 	return ret;
 }
 
+static int ioas_copy(int fd, __u32 dst_id, __u32 src_id, __u64 src_iova,
+		     __u64 length, __u64 *dst_iova, __u32 flags)
+{
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dst_ioas_id = dst_id,
+		.src_ioas_id = src_id,
+		.length = length,
+		.dst_iova = dst_iova ? *dst_iova : 0,
+		.src_iova = src_iova,
+	};
+	int ret;
+
+	ret = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
+	if (!ret && dst_iova)
+		*dst_iova = cmd.dst_iova;
+	return ret;
+}
+
 static int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
 		      __u64 *unmapped)
 {
@@ -702,6 +722,89 @@ TEST_F(ioas, destroy_with_mappings)
 	ASSERT_EQ(0, destroy(self->fd, stdev_id));
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, self->buf_size, 0));
 	EXPECT_EQ(0, destroy(self->fd, self->ioas_id));
+}
+
+/* IOMMU_IOAS_COPY: the argument checks and what the source must cover. */
+TEST_F(ioas, copy_rejects_bad_arguments)
+{
+	__u64 base = 0x100000, iova = base, dst = 0;
+	__u32 dst_id;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &dst_id));
+	/* Two areas back to back, a gap, a third one. */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      2 * self->psz, &iova, FIXED));
+	iova = base + 2 * self->psz;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, FIXED | IOMMU_IOAS_MAP_READABLE));
+	iova = base + 4 * self->psz;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+				     IOMMU_IOAS_MAP_READABLE));
+
+	EXPECT_ERRNO(EOPNOTSUPP, ioas_copy(self->fd, dst_id, self->ioas_id,
+					   base, self->psz, &dst, 1 << 3 | RW));
+	EXPECT_ERRNO(EOVERFLOW, ioas_copy(self->fd, dst_id, self->ioas_id,
+					  UINT64_MAX, self->psz, &dst, RW));
+	EXPECT_ERRNO(EINVAL, ioas_copy(self->fd, dst_id, self->ioas_id, base,
+				       self->psz, &dst,
+				       IOMMU_IOAS_MAP_FIXED_IOVA));
+	EXPECT_ERRNO(ENOENT, ioas_copy(self->fd, dst_id, self->ioas_id + 100,
+				       base, self->psz, &dst, RW));
+	EXPECT_ERRNO(EINVAL, ioas_copy(self->fd, dst_id, self->ioas_id, base,
+				       0, &dst, RW));
+	/* Nothing there, or a gap inside the range. */
+	EXPECT_ERRNO(ENOENT, ioas_copy(self->fd, dst_id, self->ioas_id,
+				       base - self->psz, self->psz, &dst, RW));
+	EXPECT_ERRNO(ENOENT, ioas_copy(self->fd, dst_id, self->ioas_id, base,
+				       5 * self->psz, &dst, RW));
+	EXPECT_ERRNO(ENOENT, ioas_copy(self->fd, dst_id + 100, self->ioas_id,
+				       base, self->psz, &dst, RW));
+	/* Across the two contiguous areas, from inside the first. */
+	EXPECT_EQ(0, ioas_copy(self->fd, dst_id, self->ioas_id,
+			       base + self->psz, 2 * self->psz, &dst, RW));
+	EXPECT_EQ(self->psz, dst);
+	/* Memory mapped read-only cannot become writeable. */
+	EXPECT_ERRNO(EPERM, ioas_copy(self->fd, dst_id, self->ioas_id,
+				      base + 4 * self->psz, self->psz, &dst,
+				      RW));
+	/* A fixed destination that overlaps: EEXIST. */
+	dst = self->psz;
+	EXPECT_ERRNO(EEXIST, ioas_copy(self->fd, dst_id, self->ioas_id, base,
+				       self->psz, &dst,
+				       FIXED));
+}
+
+/* The copy maps the source's memory: pinned for, and mapped by, the
+ * destination's domain.
+ */
+TEST_F(ioas, copy_into_an_ioas_with_a_domain)
+{
+	__u64 src = 0x100000, dst = MOCK_APERTURE_START + 0x10000, unmapped;
+	size_t len = 4 * self->psz;
+	__u32 dst_id, hwpt_id;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &dst_id));
+	ASSERT_EQ(0, mock_domain(self->fd, dst_id, NULL, &hwpt_id, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &src,
+			      FIXED));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+	ASSERT_EQ(0, ioas_copy(self->fd, dst_id, self->ioas_id,
+			       src + self->psz, 2 * self->psz, &dst, FIXED));
+	EXPECT_EQ(0, check_map(self->fd, hwpt_id, dst, 2 * self->psz,
+			       self->buf + self->psz));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + self->psz,
+				2 * self->psz, 1));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, self->psz, 0));
+	/* Unmapping the source leaves the copy. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX,
+				&unmapped));
+	EXPECT_EQ((__u64)len, unmapped);
+	EXPECT_EQ(0, check_map(self->fd, hwpt_id, dst, 2 * self->psz,
+			       self->buf + self->psz));
+	ASSERT_EQ(0, ioas_unmap(self->fd, dst_id, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ((__u64)(2 * self->psz), unmapped);
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
 }
 
 TEST_HARNESS_MAIN

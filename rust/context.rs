@@ -8,7 +8,10 @@ use core::any::Any;
 use kernel::{
     new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
 };
 
 use crate::{object::ObjectTable, sys::viommu::ViommuDriver};
@@ -27,6 +30,10 @@ pub(crate) struct Context {
     /// The driver selftest devices are created on, for the selftest layer
     /// (the core does not know its type).
     test_driver: &'static (dyn Any + Send + Sync),
+    /// `IOMMU_OPTION_RLIMIT_MODE`: pinned pages charged to the mm
+    /// (`pinned_vm`, as VFIO) rather than the user. Changed only while the
+    /// table is empty, under its lock.
+    account_mm: Atomic<bool>,
 }
 
 impl Context {
@@ -41,6 +48,7 @@ impl Context {
                 objects <- new_mutex!(table),
                 viommu_driver,
                 test_driver,
+                account_mm: Atomic::new(false),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -54,6 +62,28 @@ impl Context {
     /// The driver selftest devices are created on.
     pub(crate) fn test_driver(&self) -> &'static (dyn Any + Send + Sync) {
         self.test_driver
+    }
+
+    /// Whether pinned pages are charged to the mm (`IOMMU_OPTION_RLIMIT_MODE`
+    /// 1) rather than to the user (0).
+    pub(crate) fn account_mm(&self) -> bool {
+        self.account_mm.load(Relaxed)
+    }
+
+    /// Sets the accounting mode to `mode` (0 user, 1 mm; `EINVAL`
+    /// otherwise): `EBUSY` first unless the context has no object and no
+    /// reservation, as upstream.
+    pub(crate) fn set_account_mm(&self, mode: u64) -> Result {
+        let objects = self.objects.lock();
+        if !objects.is_empty() {
+            return Err(EBUSY);
+        }
+        match mode {
+            0 | 1 => self.account_mm.store(mode == 1, Relaxed),
+            _ => return Err(EINVAL),
+        }
+        drop(objects);
+        Ok(())
     }
 
     /// The cookie that tells the core which owner claimed a device's DMA:

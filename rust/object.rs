@@ -259,6 +259,11 @@ impl ObjectTable {
         removed
     }
 
+    /// Whether no id is in use, not even by a reservation.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     /// Unlinks every object, for teardown. Reservations in flight cannot
     /// exist then (they borrow the context).
     pub(crate) fn take_all(&mut self) -> RBTree<u32, Slot> {

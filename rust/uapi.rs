@@ -89,6 +89,7 @@ plain_uapi_struct!(
     iommu_ioas_map: iova;
     iommu_ioas_copy: src_iova;
     iommu_ioas_unmap: length;
+    iommu_option: val64;
     iommu_hwpt_alloc: __reserved2;
     iommu_hw_info: out_capabilities;
     iommu_hwpt_invalidate: __reserved;

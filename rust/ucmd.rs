@@ -46,6 +46,12 @@ pub(crate) struct Ucmd<'a, C> {
 }
 
 impl<C: Command> Ucmd<'_, C> {
+    /// Where the argument came from, for a command that writes back only
+    /// part of it.
+    pub(crate) fn user(&self) -> UserPtr {
+        self.user
+    }
+
     /// Copies the (updated) argument back, truncated to the caller's size.
     pub(crate) fn respond(&self) -> Result {
         let len = self.user_size.min(size_of::<C>());
@@ -98,6 +104,7 @@ pub(crate) fn dispatch(ctx: &Context, file: &File, cmd: u32, arg: usize) -> Resu
         uapi::iommu_ioas_iova_ranges::NR => run::<uapi::iommu_ioas_iova_ranges>(ctx, f, u, n),
         uapi::iommu_ioas_map::NR => run::<uapi::iommu_ioas_map>(ctx, f, u, n),
         uapi::iommu_ioas_unmap::NR => run::<uapi::iommu_ioas_unmap>(ctx, f, u, n),
+        uapi::iommu_option::NR => run::<uapi::iommu_option>(ctx, f, u, n),
         uapi::iommu_hwpt_alloc::NR => run::<uapi::iommu_hwpt_alloc>(ctx, f, u, n),
         uapi::iommu_hw_info::NR => run::<uapi::iommu_hw_info>(ctx, f, u, n),
         uapi::iommu_hwpt_invalidate::NR => run::<uapi::iommu_hwpt_invalidate>(ctx, f, u, n),

@@ -17,7 +17,7 @@ use crate::{
     object::{Object, ObjectHeader, Reservation},
     uapi::{
         self, iommu_ioas_alloc, iommu_ioas_allow_iovas, iommu_ioas_copy, iommu_ioas_iova_ranges,
-        iommu_ioas_map, iommu_ioas_unmap, iommu_iova_range, IOMMUFD_CMD_IOAS_ALLOC,
+        iommu_ioas_map, iommu_ioas_unmap, iommu_iova_range, iommu_option, IOMMUFD_CMD_IOAS_ALLOC,
     },
     ucmd::{offset_end, Command, Ucmd},
 };
@@ -197,6 +197,64 @@ impl Command for iommu_ioas_unmap {
         };
         ucmd.cmd.length = unmapped;
         ucmd.respond()
+    }
+}
+
+impl Command for iommu_option {
+    const NR: u32 = uapi::IOMMUFD_CMD_OPTION;
+    const MIN_SIZE: usize = offset_end!(iommu_option, val64);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let cmd = &ucmd.cmd;
+        if cmd.__reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let (op, val) = (u32::from(cmd.op), cmd.val64);
+        let get = op == uapi::IOMMU_OPTION_OP_GET;
+        let set = op == uapi::IOMMU_OPTION_OP_SET;
+        let value = match cmd.option_id {
+            uapi::IOMMU_OPTION_RLIMIT_MODE => {
+                if cmd.object_id != 0 {
+                    return Err(EOPNOTSUPP);
+                }
+                if get {
+                    u64::from(ucmd.ctx.account_mm())
+                } else if set {
+                    if !crate::sys::capable(bindings::CAP_SYS_RESOURCE) {
+                        return Err(EPERM);
+                    }
+                    ucmd.ctx.set_account_mm(val)?;
+                    val
+                } else {
+                    return Err(EOPNOTSUPP);
+                }
+            }
+            uapi::IOMMU_OPTION_HUGE_PAGES => {
+                let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.object_id)?;
+                if get {
+                    let on = ioas.iopt.lock().large_pages();
+                    u64::from(on)
+                } else if set {
+                    match val {
+                        0 | 1 => {
+                            let result = ioas.iopt.lock().set_large_pages(val == 1);
+                            result?
+                        }
+                        _ => return Err(EINVAL),
+                    }
+                    val
+                } else {
+                    return Err(EOPNOTSUPP);
+                }
+            }
+            _ => return Err(EOPNOTSUPP),
+        };
+        // As upstream, only val64 is written back.
+        ucmd.cmd.val64 = value;
+        let offset = core::mem::offset_of!(iommu_option, val64);
+        UserSlice::new(ucmd.user().wrapping_byte_add(offset), size_of::<u64>())
+            .writer()
+            .write(&value)
     }
 }
 

@@ -126,8 +126,9 @@ impl Area {
     }
 
     /// Maps the (pinned) area into `domain`, physically contiguous runs of
-    /// pages at a time. On failure nothing of the area stays mapped there.
-    fn fill(&self, domain: &MappedDomain) -> Result {
+    /// pages at a time (a page at a time if `small`). On failure nothing of
+    /// the area stays mapped there.
+    fn fill(&self, domain: &MappedDomain, small: bool) -> Result {
         let pins = self.pins.as_ref().ok_or(EINVAL)?;
         let (length, offset) = (self.length(), self.page_offset());
         let mut done = 0u64;
@@ -138,7 +139,8 @@ impl Area {
             // Extend over the following pages while they are contiguous.
             let mut run = PAGE - in_page;
             let mut next = index + 1;
-            while done + run < length
+            while !small
+                && done + run < length
                 && pins.phys(next) == Some(phys + (next - index) as u64 * PAGE)
             {
                 run += PAGE;
@@ -182,8 +184,11 @@ pub(crate) struct IoPageTable {
     /// The domains every area is mapped into.
     domains: KVec<MappedDomain>,
     /// What every mapping's IOVA, length and page offset must be aligned
-    /// to: the largest of the domains' smallest page sizes, 1 without one.
+    /// to: the largest of the domains' smallest page sizes, 1 without one
+    /// (at least `PAGE_SIZE` with large pages off).
     iova_alignment: u64,
+    /// `IOMMU_OPTION_HUGE_PAGES` 0: domains are mapped a page at a time.
+    no_large_pages: bool,
 }
 
 /// Sorts a few ranges (reservations, allowed ranges: a handful) by start.
@@ -260,7 +265,58 @@ impl IoPageTable {
             reserved: KVec::new(),
             domains: KVec::new(),
             iova_alignment: 1,
+            no_large_pages: false,
         }
+    }
+
+    /// Whether domains may be mapped with pages larger than `PAGE_SIZE`.
+    pub(crate) fn large_pages(&self) -> bool {
+        !self.no_large_pages
+    }
+
+    /// `IOMMU_OPTION_HUGE_PAGES`: turning large pages off is refused
+    /// (`EINVAL`) once a domain maps an area, and needs every area to be
+    /// page aligned (`EADDRINUSE`).
+    pub(crate) fn set_large_pages(&mut self, on: bool) -> Result {
+        if on {
+            self.no_large_pages = false;
+            self.iova_alignment = self.needed_alignment();
+            return Ok(());
+        }
+        if self.no_large_pages {
+            return Ok(());
+        }
+        if !self.domains.is_empty() && !self.areas.is_empty() {
+            return Err(EINVAL);
+        }
+        self.no_large_pages = true;
+        let alignment = self.needed_alignment();
+        if alignment > self.iova_alignment && !self.areas_conform(alignment) {
+            self.no_large_pages = false;
+            return Err(EADDRINUSE);
+        }
+        self.iova_alignment = alignment;
+        Ok(())
+    }
+
+    /// The alignment the domains and the large page option need
+    /// (`iopt_calculate_iova_alignment`).
+    fn needed_alignment(&self) -> u64 {
+        let floor = if self.no_large_pages { PAGE } else { 1 };
+        self.domains
+            .iter()
+            .map(|d| 1u64 << d.pgsize_bitmap().trailing_zeros().min(63))
+            .fold(floor, u64::max)
+    }
+
+    /// Whether every area is aligned to `alignment` (IOVA, length and page
+    /// offset).
+    fn areas_conform(&self, alignment: u64) -> bool {
+        let mask = alignment - 1;
+        !self
+            .areas
+            .values()
+            .any(|a| a.iova & mask != 0 || a.length() & mask != 0 || a.page_offset() & mask != 0)
     }
 
     /// The alignment mappings must have (`out_iova_alignment`).
@@ -482,7 +538,7 @@ impl IoPageTable {
     fn fill_area(&self, area: &mut Area) -> Result {
         area.pin()?;
         for (index, domain) in self.domains.iter().enumerate() {
-            if let Err(e) = area.fill(domain) {
+            if let Err(e) = area.fill(domain, self.no_large_pages) {
                 for done in &self.domains[..index] {
                     area.unfill(done);
                 }
@@ -622,14 +678,8 @@ impl IoPageTable {
         if alignment > PAGE {
             return Err(EINVAL);
         }
-        if alignment != self.iova_alignment {
-            let mask = alignment - 1;
-            let misaligned = self.areas.values().any(|a| {
-                a.iova & mask != 0 || a.length() & mask != 0 || a.page_offset() & mask != 0
-            });
-            if misaligned {
-                return Err(EADDRINUSE);
-            }
+        if alignment != self.iova_alignment && !self.areas_conform(alignment) {
+            return Err(EADDRINUSE);
         }
         let key = domain.key();
         if let Err(e) = self.reserve_aperture(&domain) {
@@ -665,10 +715,11 @@ impl IoPageTable {
     /// domain holds them; undoes it all on failure.
     fn fill_domain(&mut self, domain: &MappedDomain) -> Result {
         let first = self.domains.is_empty();
+        let small = self.no_large_pages;
         let mut result = Ok(());
         let mut failed_at = None;
         for (key, area) in self.areas.iter_mut() {
-            if let Err(e) = area.pin().and_then(|()| area.fill(domain)) {
+            if let Err(e) = area.pin().and_then(|()| area.fill(domain, small)) {
                 result = Err(e);
                 failed_at = Some(*key);
                 break;
@@ -711,11 +762,6 @@ impl IoPageTable {
             }
         }
         self.unreserve(domain.key());
-        self.iova_alignment = self
-            .domains
-            .iter()
-            .map(|d| 1u64 << d.pgsize_bitmap().trailing_zeros().min(63))
-            .max()
-            .unwrap_or(1);
+        self.iova_alignment = self.needed_alignment();
     }
 }

@@ -17,6 +17,13 @@ pub(crate) mod pages;
 pub(crate) mod pt;
 pub(crate) mod viommu;
 
+/// Whether the calling task has capability `cap` (`capable()`, which
+/// also marks the task as having used it).
+pub(crate) fn capable(cap: u32) -> bool {
+    // SAFETY: a plain query of the current task's credentials.
+    unsafe { bindings::capable(cap as c_int) }
+}
+
 /// This module, for C tables whose `owner` pins it while they are in use
 /// (the IOMMU core probing mock devices, open files): the `THIS_MODULE`
 /// that `module!` records for the crate's module type.

@@ -215,6 +215,49 @@ struct iommu_ioas_unmap {
 #define IOMMU_IOAS_UNMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP)
 
 /**
+ * enum iommufd_option - the options of IOMMU_OPTION
+ * @IOMMU_OPTION_RLIMIT_MODE: 0 charges pinned pages to the user's
+ *                            locked_vm, 1 to the process's pinned_vm (as
+ *                            VFIO); set only with CAP_SYS_RESOURCE, on a
+ *                            file with no objects; @object_id must be 0
+ * @IOMMU_OPTION_HUGE_PAGES: 1 (the default) lets the IOAS @object_id map
+ *                           with pages larger than PAGE_SIZE, 0 does not
+ */
+enum iommufd_option {
+	IOMMU_OPTION_RLIMIT_MODE = 0,
+	IOMMU_OPTION_HUGE_PAGES = 1,
+};
+
+/**
+ * enum iommufd_option_ops - what IOMMU_OPTION does
+ * @IOMMU_OPTION_OP_SET: set the option to @val64
+ * @IOMMU_OPTION_OP_GET: read the option into @val64
+ */
+enum iommufd_option_ops {
+	IOMMU_OPTION_OP_SET = 0,
+	IOMMU_OPTION_OP_GET = 1,
+};
+
+/**
+ * struct iommu_option - ioctl(IOMMU_OPTION)
+ * @size: sizeof(struct iommu_option)
+ * @option_id: enum iommufd_option
+ * @op: enum iommufd_option_ops
+ * @__reserved: must be 0
+ * @object_id: the object the option applies to (0 for the file's)
+ * @val64: the value set, or the value read
+ */
+struct iommu_option {
+	__u32 size;
+	__u32 option_id;
+	__u16 op;
+	__u16 __reserved;
+	__u32 object_id;
+	__aligned_u64 val64;
+};
+#define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
+
+/**
  * enum iommufd_hwpt_alloc_flags - flags of struct iommu_hwpt_alloc
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the new paging HWPT may later serve as the
  *                                stage-2 parent of nested HWPTs and vIOMMUs

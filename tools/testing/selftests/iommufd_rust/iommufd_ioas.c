@@ -62,6 +62,24 @@ static int ioas_copy(int fd, __u32 dst_id, __u32 src_id, __u64 src_iova,
 	return ret;
 }
 
+static int option(int fd, __u32 option_id, __u16 op, __u32 object_id,
+		  __u64 *val)
+{
+	struct iommu_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = option_id,
+		.op = op,
+		.object_id = object_id,
+		.val64 = *val,
+	};
+	int ret;
+
+	ret = ioctl(fd, IOMMU_OPTION, &cmd);
+	if (!ret)
+		*val = cmd.val64;
+	return ret;
+}
+
 static int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
 		      __u64 *unmapped)
 {
@@ -805,6 +823,109 @@ TEST_F(ioas, copy_into_an_ioas_with_a_domain)
 	ASSERT_EQ(0, ioas_unmap(self->fd, dst_id, 0, UINT64_MAX, &unmapped));
 	EXPECT_EQ((__u64)(2 * self->psz), unmapped);
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+}
+
+/* IOMMU_OPTION_RLIMIT_MODE: per file, settable only while it is empty. */
+TEST_F(ioas, option_rlimit_mode)
+{
+	struct iommu_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = IOMMU_OPTION_RLIMIT_MODE,
+		.op = IOMMU_OPTION_OP_GET,
+		.__reserved = 1,
+	};
+	__u64 val = 0;
+	int fd;
+
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_OPTION, &cmd));
+	EXPECT_ERRNO(EOPNOTSUPP, option(self->fd, 7, IOMMU_OPTION_OP_GET, 0,
+					&val));
+	EXPECT_ERRNO(EOPNOTSUPP, option(self->fd, IOMMU_OPTION_RLIMIT_MODE,
+					IOMMU_OPTION_OP_GET, 1, &val));
+	EXPECT_ERRNO(EOPNOTSUPP, option(self->fd, IOMMU_OPTION_RLIMIT_MODE, 2,
+					0, &val));
+	val = 7;
+	ASSERT_EQ(0, option(self->fd, IOMMU_OPTION_RLIMIT_MODE,
+			    IOMMU_OPTION_OP_GET, 0, &val));
+	EXPECT_EQ((__u64)0, val);
+	/* The fixture's IOAS is an object: EBUSY, before the value. */
+	val = 1;
+	EXPECT_ERRNO(EBUSY, option(self->fd, IOMMU_OPTION_RLIMIT_MODE,
+				   IOMMU_OPTION_OP_SET, 0, &val));
+	val = 2;
+	EXPECT_ERRNO(EBUSY, option(self->fd, IOMMU_OPTION_RLIMIT_MODE,
+				   IOMMU_OPTION_OP_SET, 0, &val));
+
+	fd = iommufd_open();
+	ASSERT_LE(0, fd);
+	val = 2;
+	EXPECT_ERRNO(EINVAL, option(fd, IOMMU_OPTION_RLIMIT_MODE,
+				    IOMMU_OPTION_OP_SET, 0, &val));
+	val = 1;
+	EXPECT_EQ(0, option(fd, IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET,
+			    0, &val));
+	val = 0;
+	EXPECT_EQ(0, option(fd, IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_GET,
+			    0, &val));
+	EXPECT_EQ((__u64)1, val);
+	close(fd);
+}
+
+/* IOMMU_OPTION_HUGE_PAGES: per IOAS; off raises the alignment to a page. */
+TEST_F(ioas, option_huge_pages)
+{
+	struct iommu_iova_range ranges[2];
+	__u64 val = 0, alignment = 0, iova = 0;
+	__u32 num = 2;
+
+	EXPECT_ERRNO(ENOENT, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
+				    IOMMU_OPTION_OP_GET, self->ioas_id + 100,
+				    &val));
+	EXPECT_ERRNO(EOPNOTSUPP, option(self->fd, IOMMU_OPTION_HUGE_PAGES, 2,
+					self->ioas_id, &val));
+	ASSERT_EQ(0, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
+			    IOMMU_OPTION_OP_GET, self->ioas_id, &val));
+	EXPECT_EQ((__u64)1, val);
+	val = 2;
+	EXPECT_ERRNO(EINVAL, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
+				    IOMMU_OPTION_OP_SET, self->ioas_id, &val));
+	val = 0;
+	ASSERT_EQ(0, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
+			    IOMMU_OPTION_OP_SET, self->ioas_id, &val));
+	ASSERT_EQ(0, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
+			    IOMMU_OPTION_OP_GET, self->ioas_id, &val));
+	EXPECT_EQ((__u64)0, val);
+	ASSERT_EQ(0, iova_ranges(self->fd, self->ioas_id, ranges, &num,
+				 &alignment));
+	EXPECT_EQ((__u64)self->psz, alignment);
+	EXPECT_ERRNO(EINVAL, ioas_map(self->fd, self->ioas_id, self->buf,
+				      self->psz / 2, &iova, RW));
+
+	/* Back on: alignment 1 again. */
+	val = 1;
+	ASSERT_EQ(0, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
+			    IOMMU_OPTION_OP_SET, self->ioas_id, &val));
+	num = 2;
+	ASSERT_EQ(0, iova_ranges(self->fd, self->ioas_id, ranges, &num,
+				 &alignment));
+	EXPECT_EQ((__u64)1, alignment);
+
+	/* A sub-page area keeps it on. */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      self->psz / 2, &iova, RW));
+	val = 0;
+	EXPECT_ERRNO(EADDRINUSE, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
+					IOMMU_OPTION_OP_SET, self->ioas_id,
+					&val));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX, NULL));
+
+	/* A domain that maps an area keeps it on too. */
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &iova, RW));
+	val = 0;
+	EXPECT_ERRNO(EINVAL, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
+				    IOMMU_OPTION_OP_SET, self->ioas_id, &val));
 }
 
 TEST_HARNESS_MAIN

@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
 
 #include <linux/iommufd_test.h>
 
@@ -926,6 +930,129 @@ TEST_F(ioas, option_huge_pages)
 	val = 0;
 	EXPECT_ERRNO(EINVAL, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
 				    IOMMU_OPTION_OP_SET, self->ioas_id, &val));
+}
+
+/* Sets or clears CAP_IPC_LOCK in the effective set (raw capset). */
+static int set_ipc_lock(bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	if (on)
+		data[0].effective |= 1U << CAP_IPC_LOCK;
+	else
+		data[0].effective &= ~(1U << CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, data);
+}
+
+/* VmPin of /proc/self/status, in kB; -1 if absent. */
+static long vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Locked memory, in a child without CAP_IPC_LOCK and with
+ * RLIMIT_MEMLOCK of 64 pages: pins past it are ENOMEM and leave nothing
+ * pinned, pins under it count in VmPin and go with the unmap; with
+ * CAP_IPC_LOCK again nothing is charged; RLIMIT_MODE 1 charges the
+ * process, against the same limit. Returns a step number on failure.
+ */
+static int locked_memory_child(void)
+{
+	const size_t psz = page_size(), limit = 64 * psz;
+	struct rlimit rl = { .rlim_cur = limit, .rlim_max = limit };
+	__u64 iova = 0, val = 1;
+	__u32 ioas_id;
+	long base;
+	char *buf;
+	int fd;
+
+	buf = mmap(NULL, 256 * psz, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (buf == MAP_FAILED || setrlimit(RLIMIT_MEMLOCK, &rl) ||
+	    set_ipc_lock(false))
+		return 1;
+	base = vm_pin_kb();
+	fd = iommufd_open();
+	if (fd < 0 || ioas_alloc(fd, &ioas_id) ||
+	    mock_domain(fd, ioas_id, NULL, NULL, NULL))
+		return 2;
+	errno = 0;
+	if (!ioas_map(fd, ioas_id, buf, 128 * psz, &iova, RW) ||
+	    errno != ENOMEM)
+		return 3;
+	if (vm_pin_kb() != base || check_refs(fd, buf, 128 * psz, 0))
+		return 4;
+	if (ioas_map(fd, ioas_id, buf, 8 * psz, &iova, RW))
+		return 5;
+	if (vm_pin_kb() != base + (long)(8 * psz / 1024) ||
+	    check_refs(fd, buf, 8 * psz, 1))
+		return 6;
+	if (ioas_unmap(fd, ioas_id, iova, 8 * psz, NULL) ||
+	    vm_pin_kb() != base)
+		return 7;
+	/* With CAP_IPC_LOCK the limit does not apply. */
+	if (set_ipc_lock(true) ||
+	    ioas_map(fd, ioas_id, buf, 128 * psz, &iova, RW))
+		return 8;
+	close(fd);
+	if (vm_pin_kb() != base)
+		return 9;
+
+	/* RLIMIT_MODE 1: the process's locked_vm, the same limit. */
+	if (set_ipc_lock(false))
+		return 10;
+	fd = iommufd_open();
+	if (fd < 0 || option(fd, IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET,
+			     0, &val) ||
+	    ioas_alloc(fd, &ioas_id) ||
+	    mock_domain(fd, ioas_id, NULL, NULL, NULL))
+		return 11;
+	errno = 0;
+	if (!ioas_map(fd, ioas_id, buf, 128 * psz, &iova, RW) ||
+	    errno != ENOMEM)
+		return 12;
+	if (ioas_map(fd, ioas_id, buf, 8 * psz, &iova, RW) ||
+	    vm_pin_kb() != base + (long)(8 * psz / 1024))
+		return 13;
+	close(fd);
+	if (vm_pin_kb() != base)
+		return 14;
+	return 0;
+}
+
+TEST(locked_memory_accounting)
+{
+	int status, fd;
+	pid_t pid;
+
+	fd = iommufd_open();
+	if (fd < 0)
+		SKIP(return, "%s: cannot open", iommufd_dev_path());
+	close(fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(locked_memory_child());
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN

@@ -16,8 +16,10 @@
  *
  * Then a second thread plays the device and sends page requests, and the
  * main thread handles them: poll() the fault fd, read() whole groups of
- * records in batches, decide, write() one response per group. At the end
- * it asks the mock device which responses really arrived, and shows the
+ * records in batches, map the faulting pages of "guest RAM" into the IOAS
+ * (IOMMU_IOAS_MAP), write() one response per group. At the end it checks
+ * the HWPT's page table and asks the mock device which responses really
+ * arrived, and shows the
  * module answering a group on its own when the device is detached.
  *
  * As a template: keep main()'s setup and handler_loop(); replace
@@ -35,18 +37,26 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
 #include <linux/iommufd_test.h>
 
-/* The window of "guest RAM": faults inside it are resolved, others not. */
-#define GUEST_RAM_START 0x100000ULL
-#define GUEST_RAM_END 0x40000000ULL
+/*
+ * The window of "guest RAM" in IOVA space: faults inside it are resolved
+ * by mapping the page, others not. It lies inside the mock IOMMU's
+ * aperture (MOCK_APERTURE_START, 16 MiB, up), as a guest's RAM lies in its
+ * IOMMU's; its memory is guest_ram, an anonymous mapping of the same size.
+ */
+#define GUEST_RAM_START 0x1000000ULL
+#define GUEST_RAM_END 0x5000000ULL
+#define DEMO_PAGE 4096ULL
 
 /* Records read() at once; a group never straddles two reads. */
 #define BATCH 8
@@ -64,11 +74,11 @@ struct request {
  * read() returns them all; the others come one at a time.
  */
 static const struct request requests[] = {
-	{ .grpid = 1, .pages = 1, .addr = 0x200000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
-	{ .grpid = 2, .pages = 3, .addr = 0x300000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
+	{ .grpid = 1, .pages = 1, .addr = 0x1200000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
+	{ .grpid = 2, .pages = 3, .addr = 0x1300000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
 	{ .grpid = 3, .pages = 1, .addr = 0x80000000, .expect = IOMMUFD_PAGE_RESP_INVALID },
-	{ .grpid = 4, .pages = 2, .addr = 0x400000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
-	{ .grpid = 5, .pages = 1, .addr = 0x500000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
+	{ .grpid = 4, .pages = 2, .addr = 0x1400000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
+	{ .grpid = 5, .pages = 1, .addr = 0x1200000, .expect = IOMMUFD_PAGE_RESP_SUCCESS },
 };
 #define NR_REQUESTS (sizeof(requests) / sizeof(requests[0]))
 #define BURST 3
@@ -78,6 +88,9 @@ static sem_t burst_sent;
 
 static int iommufd;
 static __u32 idev_id;	/* the device object: what records' dev_id names */
+static __u32 ioas_id;	/* the IOAS the handler maps guest RAM into */
+static __u32 fault_hwpt_id;	/* the HWPT the device faults through */
+static char *guest_ram;	/* the memory behind [GUEST_RAM_START, END) */
 
 /* Prints a step's result; exits on failure (setup has no plan B). */
 static void must(int rc, const char *what)
@@ -168,12 +181,44 @@ static void *device_thread(void *arg)
 /* --- the handler: what a VMM keeps --------------------------------------- */
 
 /*
+ * Maps the guest RAM page at IOVA @iova (IOMMU_IOAS_MAP at a fixed IOVA);
+ * the IOAS maps it into every HWPT on it, pinning the memory. EEXIST: an
+ * earlier fault mapped it already. Returns 0 when the page is mapped.
+ */
+static int map_guest_page(__u64 iova)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (__u64)(uintptr_t)(guest_ram + (iova - GUEST_RAM_START)),
+		.length = DEMO_PAGE,
+		.iova = iova,
+	};
+
+	if (!ioctl(iommufd, IOMMU_IOAS_MAP, &map)) {
+		printf("handler:   mapped 0x%llx\n", (unsigned long long)iova);
+		return 0;
+	}
+	if (errno == EEXIST) {
+		printf("handler:   0x%llx is mapped already\n",
+		       (unsigned long long)iova);
+		return 0;
+	}
+	printf("handler:   mapping 0x%llx failed: %s\n",
+	       (unsigned long long)iova, strerror(errno));
+	return -1;
+}
+
+/*
  * TEMPLATE: decide one group. @recs are its records, the last one flagged
  * IOMMU_PGFAULT_FLAGS_LAST_PAGE. A VMM with a guest-managed stage 1 (nested
  * HWPT) forwards the group to the guest's vIOMMU and answers later with
  * the guest's answer; one that owns the mappings maps the pages into the
- * IOAS, then answers SUCCESS so the device retries. Here: SUCCESS inside
- * guest RAM, INVALID outside (the device must not retry).
+ * IOAS, then answers SUCCESS so the device retries. Here: inside guest
+ * RAM, map every page of the group and answer SUCCESS; outside, INVALID
+ * (the device must not retry).
  */
 static __u32 resolve_fault(const struct iommu_hwpt_pgfault *recs, size_t n)
 {
@@ -186,8 +231,30 @@ static __u32 resolve_fault(const struct iommu_hwpt_pgfault *recs, size_t n)
 			return IOMMUFD_PAGE_RESP_INVALID;
 		}
 	}
-	printf("handler:   all in guest RAM: would map them now\n");
+	for (i = 0; i < n; i++)
+		if (map_guest_page(recs[i].addr & ~(DEMO_PAGE - 1)))
+			return IOMMUFD_PAGE_RESP_INVALID;
 	return IOMMUFD_PAGE_RESP_SUCCESS;
+}
+
+/*
+ * mock: asks the mock IOMMU whether the fault HWPT's page table translates
+ * @iova to the guest RAM page behind it (IOMMU_TEST_OP_MD_CHECK_MAP).
+ */
+static int mock_check_map(__u64 iova)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = fault_hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = DEMO_PAGE,
+			.uptr = (__u64)(uintptr_t)(guest_ram + (iova - GUEST_RAM_START)),
+		},
+	};
+
+	return ioctl(iommufd, IOMMU_TEST_CMD, &cmd);
 }
 
 /*
@@ -290,6 +357,13 @@ int main(int argc, char **argv)
 
 	must(ioctl(iommufd, IOMMU_IOAS_ALLOC, &ioas), "IOMMU_IOAS_ALLOC");
 	printf("  %-44s ioas %u\n", "", ioas.out_ioas_id);
+	ioas_id = ioas.out_ioas_id;
+
+	/* Guest RAM: nothing of it is mapped for the device yet. */
+	guest_ram = mmap(NULL, GUEST_RAM_END - GUEST_RAM_START,
+			 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	must(guest_ram == MAP_FAILED ? -1 : 0, "guest RAM (mmap)");
 
 	/* A VMM binds its VFIO device here; we ask for a mock one. */
 	must(mock_cmd(&mock, IOMMU_TEST_OP_MOCK_DOMAIN, ioas.out_ioas_id),
@@ -313,6 +387,7 @@ int main(int argc, char **argv)
 	must(ioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt),
 	     "IOMMU_HWPT_ALLOC (IOMMU_HWPT_FAULT_ID_VALID)");
 	printf("  %-44s hwpt %u\n", "", hwpt.out_hwpt_id);
+	fault_hwpt_id = hwpt.out_hwpt_id;
 
 	/* Attach the device to it (a VMM: VFIO_DEVICE_ATTACH_IOMMUFD_PT). */
 	mock.mock_domain_replace.pt_id = hwpt.out_hwpt_id;
@@ -332,6 +407,25 @@ int main(int argc, char **argv)
 	if (answered != (int)NR_REQUESTS) {
 		printf("answered %d of %zu groups\n", answered, NR_REQUESTS);
 		failed = 1;
+	}
+
+	printf("\n== what the handler mapped (the HWPT's page table)\n");
+	for (i = 0; i < NR_REQUESTS; i++) {
+		const struct request *r = &requests[i];
+		__u32 p;
+
+		if (r->expect != IOMMUFD_PAGE_RESP_SUCCESS)
+			continue;
+		for (p = 0; p < r->pages; p++) {
+			__u64 iova = (r->addr & ~(DEMO_PAGE - 1)) + p * 0x1000;
+			bool ok = !mock_check_map(iova);
+
+			printf("  0x%llx -> guest RAM + 0x%llx: %s\n",
+			       (unsigned long long)iova,
+			       (unsigned long long)(iova - GUEST_RAM_START),
+			       ok ? "mapped" : "NOT MAPPED   <-- unexpected");
+			failed |= !ok;
+		}
 	}
 
 	printf("\n== what the device received\n");
@@ -359,7 +453,7 @@ int main(int argc, char **argv)
 	must(ioctl(iommufd, IOMMU_HWPT_ALLOC, &plain),
 	     "IOMMU_HWPT_ALLOC (no fault queue)");
 	must(mock_send(&(struct request){ .grpid = 9, .pages = 1,
-					  .addr = 0x600000 }),
+					  .addr = 0x1600000 }),
 	     "device: page request group 9");
 	mock.mock_domain_replace.pt_id = plain.out_hwpt_id;
 	must(mock_cmd(&mock, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev_id),

@@ -772,3 +772,108 @@ impl IoPageTable {
         self.iova_alignment = self.needed_alignment();
     }
 }
+
+#[kunit_tests(rust_iommufd_iopt)]
+mod tests {
+    use super::*;
+
+    const START: u64 = 1 << 24;
+    const LAST: u64 = (1 << 31) - 1;
+
+    /// A table whose reservations bound the mock aperture, as a mock
+    /// domain's would.
+    fn mock_aperture() -> Result<IoPageTable> {
+        let mut t = IoPageTable::new();
+        t.reserve(0, START - 1, 1)?;
+        t.reserve(LAST + 1, u64::MAX, 1)?;
+        Ok(t)
+    }
+
+    #[test]
+    fn automatic_iova_starts_at_a_page_never_zero() -> Result {
+        let t = IoPageTable::new();
+        assert_eq!(t.alloc_iova(0x7f00_0000_0000, PAGE)?, PAGE);
+        assert_eq!(t.alloc_iova(0, 3 * PAGE)?, PAGE);
+        // A half page at a half-page offset keeps the offset.
+        assert_eq!(t.alloc_iova(0x7f00_0000_0800, 0x800)?, PAGE + 0x800);
+        Ok(())
+    }
+
+    #[test]
+    fn automatic_iova_skips_reservations() -> Result {
+        let t = mock_aperture()?;
+        assert_eq!(t.alloc_iova(0x7f00_0000_0000, PAGE)?, START);
+        assert_eq!(t.alloc_iova(0x7f00_0000_0000, 1 << 31).err(), Some(ENOSPC));
+        assert_eq!(t.alloc_iova(0x7f00_0000_0000, LAST - START + 1)?, START);
+        Ok(())
+    }
+
+    #[test]
+    fn automatic_iova_in_allowed_ranges() -> Result {
+        let mut t = IoPageTable::new();
+        let mut allowed = KVec::new();
+        allowed.push((0x40_0000, 0x4f_ffff), GFP_KERNEL)?;
+        allowed.push((0x20_0000, 0x2f_ffff), GFP_KERNEL)?;
+        t.set_allowed(allowed)?;
+        assert_eq!(t.alloc_iova(0x7f00_0000_0000, PAGE)?, 0x20_0000);
+        assert_eq!(t.alloc_iova(0x7f00_0000_0000, 0x10_0000)?, 0x20_0000);
+        assert_eq!(
+            t.alloc_iova(0x7f00_0000_0000, 0x10_0001).err(),
+            Some(ENOSPC)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn automatic_iova_refuses_bad_lengths_and_alignment() -> Result {
+        let mut t = IoPageTable::new();
+        assert_eq!(t.alloc_iova(PAGE, 0).err(), Some(EOVERFLOW));
+        assert_eq!(t.alloc_iova(PAGE, u64::MAX / 2).err(), Some(EOVERFLOW));
+        t.iova_alignment = 0x800;
+        assert_eq!(t.alloc_iova(0x7f00_0000_0400, 0x400).err(), Some(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn iova_ranges_are_holes_of_overlapping_reservations() -> Result {
+        let mut t = IoPageTable::new();
+        t.reserve(0x1_0000, 0x1_ffff, 0)?;
+        t.reserve(0x1_8000, 0x2_7fff, 0)?;
+        t.reserve(0x2_8000, 0x2_8fff, 0)?;
+        let ranges = t.iova_ranges()?;
+        assert_eq!(ranges.len(), 2);
+        assert_eq!(ranges[0], (0, 0xffff));
+        assert_eq!(ranges[1], (0x2_9000, u64::MAX));
+        Ok(())
+    }
+
+    #[test]
+    fn reservations_and_allowed_ranges_exclude_each_other() -> Result {
+        let mut t = IoPageTable::new();
+        let mut allowed = KVec::new();
+        allowed.push((0x20_0000, 0x2f_ffff), GFP_KERNEL)?;
+        t.set_allowed(allowed)?;
+        assert_eq!(t.reserve(0x2f_f000, 0x30_0fff, 0).err(), Some(EADDRINUSE));
+        t.reserve(0x30_0000, 0x30_0fff, 0)?;
+        let mut allowed = KVec::new();
+        allowed.push((0x30_0000, 0x3f_ffff), GFP_KERNEL)?;
+        assert_eq!(t.set_allowed(allowed).err(), Some(EADDRINUSE));
+        // The old ranges stay.
+        assert_eq!(t.alloc_iova(0x7f00_0000_0000, PAGE)?, 0x20_0000);
+        Ok(())
+    }
+
+    #[test]
+    fn fixed_iova_checks() -> Result {
+        let mut t = mock_aperture()?;
+        assert_eq!(t.check_iova(0, PAGE).err(), Some(EINVAL));
+        assert_eq!(
+            t.check_iova(u64::MAX - PAGE + 1, 2 * PAGE).err(),
+            Some(EOVERFLOW)
+        );
+        t.iova_alignment = 0x800;
+        assert_eq!(t.check_iova(START + 0x400, PAGE).err(), Some(EINVAL));
+        assert!(t.check_iova(START, PAGE).is_ok());
+        Ok(())
+    }
+}

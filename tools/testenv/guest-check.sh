@@ -115,7 +115,7 @@ fi
 
 # The module's KUnit suites ran when module_load.sh loaded it; their KTAP
 # sits in debugfs while it stays loaded. Keep the per-case level.
-for suite in rust_iommufd_object; do
+for suite in rust_iommufd_object rust_iommufd_iopt; do
 	f=/sys/kernel/debug/kunit/$suite/results
 	echo "=== kunit $suite"
 	if [ -r "$f" ]; then

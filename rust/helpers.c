@@ -9,9 +9,6 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/property.h>
-#include <linux/cred.h>
-#include <linux/sched/signal.h>
-#include <linux/sched/user.h>
 
 /*
  * The Rust module! macro has no string parameters. The buffer is filled by
@@ -79,22 +76,6 @@ phys_addr_t rust_iommufd_page_to_phys(const struct page *page);
 phys_addr_t rust_iommufd_page_to_phys(const struct page *page)
 {
 	return page_to_phys(page);
-}
-
-/*
- * Locked-memory accounting of pinned pages, as upstream iommufd charges
- * them: get_uid(current_user()) and task_rlimit() are static inlines.
- */
-struct user_struct *rust_iommufd_get_current_user(void);
-struct user_struct *rust_iommufd_get_current_user(void)
-{
-	return get_uid(current_user());
-}
-
-unsigned long rust_iommufd_memlock_limit(struct task_struct *task);
-unsigned long rust_iommufd_memlock_limit(struct task_struct *task)
-{
-	return task_rlimit(task, RLIMIT_MEMLOCK);
 }
 
 void rust_iommufd_put_page(struct page *page);

@@ -17,16 +17,14 @@
 use kernel::{
     alloc::KVec,
     bindings,
+    mm::Mm,
     page::PAGE_SIZE,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::Arc,
+    sync::{aref::ARef, Arc},
 };
 
-use crate::sys::{
-    iommu::MappedDomain,
-    pages::{PinOwner, PinnedPages},
-};
+use crate::sys::{iommu::MappedDomain, pages::PinnedPages};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -40,9 +38,8 @@ const MAX_ALLOC_ALIGNMENT: u64 = PAGE;
 /// User memory one `IOMMU_IOAS_MAP` named: whole pages from `uptr`, in the
 /// address space it was mapped from.
 pub(crate) struct Pages {
-    /// The address space (held by `mmgrab`, not as a user) and who pays
-    /// for pins.
-    owner: Arc<PinOwner>,
+    /// The address space (held by `mmgrab`, not as a user).
+    mm: ARef<Mm>,
     /// First byte of the first page.
     uptr: usize,
     /// Pages from `uptr`.
@@ -55,12 +52,7 @@ impl Pages {
     /// The pages under `length` bytes of the calling process from `uptr`
     /// (`iopt_alloc_user_pages`): `EOVERFLOW` past the end of the address
     /// space, `EINVAL` for an empty or enormous range.
-    pub(crate) fn user(
-        uptr: u64,
-        length: u64,
-        writable: bool,
-        account_mm: bool,
-    ) -> Result<(Arc<Self>, usize)> {
+    pub(crate) fn user(uptr: u64, length: u64, writable: bool) -> Result<(Arc<Self>, usize)> {
         let uptr = usize::try_from(uptr).map_err(|_| EOVERFLOW)?;
         let length = usize::try_from(length).map_err(|_| EOVERFLOW)?;
         uptr.checked_add(length).ok_or(EOVERFLOW)?;
@@ -68,10 +60,11 @@ impl Pages {
             return Err(EINVAL);
         }
         let start_byte = uptr % PAGE_SIZE;
-        let owner = PinOwner::current(account_mm)?;
+        let current = kernel::current!();
+        let mm: ARef<Mm> = ARef::from(&**current.mm().ok_or(EFAULT)?);
         let pages = Arc::new(
             Self {
-                owner,
+                mm,
                 uptr: uptr - start_byte,
                 npages: (length + start_byte).div_ceil(PAGE_SIZE),
                 writable,
@@ -127,7 +120,7 @@ impl Area {
             return Err(EOVERFLOW);
         }
         let uptr = self.pages.uptr + first * PAGE_SIZE;
-        let pins = PinnedPages::pin(&self.pages.owner, uptr, npages, self.pages.writable)?;
+        let pins = PinnedPages::pin(&self.pages.mm, uptr, npages, self.pages.writable)?;
         self.pins = Some(pins);
         Ok(())
     }

@@ -4,19 +4,7 @@
 //! outside: how many DMA pins a page of the calling process carries
 //! (`IOMMU_TEST_OP_MD_CHECK_REFS`) and where it is (`MD_CHECK_MAP`).
 
-use core::ptr::NonNull;
-use kernel::{
-    alloc::KVVec,
-    bindings,
-    mm::Mm,
-    prelude::*,
-    sync::{
-        aref::ARef,
-        atomic::{Atomic, Relaxed},
-        Arc,
-    },
-    task::Task,
-};
+use kernel::{alloc::KVVec, bindings, mm::Mm, prelude::*};
 
 #[expect(
     improper_ctypes,
@@ -29,10 +17,6 @@ extern "C" {
     fn rust_iommufd_page_compound(page: *const bindings::page) -> bool;
     /// helpers.c: `page_to_phys()`.
     fn rust_iommufd_page_to_phys(page: *const bindings::page) -> bindings::phys_addr_t;
-    /// helpers.c: `get_uid(current_user())`.
-    fn rust_iommufd_get_current_user() -> *mut bindings::user_struct;
-    /// helpers.c: `task_rlimit(task, RLIMIT_MEMLOCK)`.
-    fn rust_iommufd_memlock_limit(task: *mut bindings::task_struct) -> c_ulong;
     /// helpers.c: `put_page()`.
     fn rust_iommufd_put_page(page: *mut bindings::page);
 }
@@ -84,154 +68,6 @@ pub(crate) fn user_page_pins(addr: usize) -> Result<Option<u32>> {
     })
 }
 
-/// Where pinned pages are charged, as upstream's account modes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Charge {
-    /// Not at all: the pinning task had `CAP_IPC_LOCK`.
-    Nothing,
-    /// The user's `locked_vm`, against `RLIMIT_MEMLOCK` (upstream's
-    /// default, `IOPT_PAGES_ACCOUNT_USER`).
-    User,
-    /// The process's `locked_vm` through `account_locked_vm()`, as VFIO
-    /// (`IOMMU_OPTION_RLIMIT_MODE` 1).
-    Mm,
-}
-
-/// Whose memory is pinned and who pays for it: the address space, the
-/// thread group leader whose `RLIMIT_MEMLOCK` applies and the user whose
-/// `locked_vm` is charged. Every pin also counts in the address space's
-/// `pinned_vm` (`VmPin` in /proc/PID/status).
-///
-/// # Invariants
-///
-/// `user` holds a reference taken by `get_uid()`, dropped with
-/// `free_uid()` when this value goes.
-pub(crate) struct PinOwner {
-    mm: ARef<Mm>,
-    task: ARef<Task>,
-    user: NonNull<bindings::user_struct>,
-    charge: Charge,
-}
-
-// SAFETY: the references are not tied to a thread; the counters they reach
-// are atomic.
-unsafe impl Send for PinOwner {}
-// SAFETY: as above.
-unsafe impl Sync for PinOwner {}
-
-impl PinOwner {
-    /// The calling process, charged as upstream would: nothing with
-    /// `CAP_IPC_LOCK`, else the mm if `mm_mode`, else the user.
-    pub(crate) fn current(mm_mode: bool) -> Result<Arc<Self>> {
-        let current = kernel::current!();
-        let mm: ARef<Mm> = ARef::from(&**current.mm().ok_or(EFAULT)?);
-        let task: ARef<Task> = ARef::from(current.group_leader());
-        let charge = if super::capable(bindings::CAP_IPC_LOCK) {
-            Charge::Nothing
-        } else if mm_mode {
-            Charge::Mm
-        } else {
-            Charge::User
-        };
-        // SAFETY: takes a reference to the current user, ours until drop.
-        let user = NonNull::new(unsafe { rust_iommufd_get_current_user() }).ok_or(EINVAL)?;
-        // INVARIANT: `user` is referenced above.
-        Ok(Arc::new(
-            Self {
-                mm,
-                task,
-                user,
-                charge,
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?)
-    }
-
-    /// The address space the pages are in.
-    pub(crate) fn mm(&self) -> &Mm {
-        &self.mm
-    }
-
-    /// `pinned_vm` of the address space.
-    fn pinned_vm(&self) -> &Atomic<i64> {
-        // SAFETY: the mm is kept by `mmgrab` (its `mm_struct` lives), and
-        // `pinned_vm` is an `atomic64_t`, only ever accessed atomically.
-        unsafe { Atomic::from_ptr(&raw mut (*self.mm.as_raw()).__bindgen_anon_1.pinned_vm.counter) }
-    }
-
-    /// `locked_vm` of the user.
-    fn user_locked_vm(&self) -> &Atomic<i64> {
-        // SAFETY: the user is referenced (the type invariant), and
-        // `locked_vm` is an `atomic_long_t`, only ever accessed atomically.
-        unsafe { Atomic::from_ptr(&raw mut (*self.user.as_ptr()).locked_vm.counter) }
-    }
-
-    /// Charges `npages` pinned pages: `ENOMEM` past `RLIMIT_MEMLOCK`.
-    fn charge(&self, npages: usize) -> Result {
-        let n = npages as i64;
-        match self.charge {
-            Charge::Nothing => {}
-            Charge::User => {
-                // SAFETY: the task is referenced; its signal struct lives
-                // as long as it does.
-                let limit = unsafe { rust_iommufd_memlock_limit(self.task.as_ptr()) };
-                let limit = (limit >> bindings::PAGE_SHIFT) as i64;
-                let locked = self.user_locked_vm();
-                let mut cur = locked.load(Relaxed);
-                loop {
-                    let new = cur.checked_add(n).ok_or(ENOMEM)?;
-                    if new > limit {
-                        return Err(ENOMEM);
-                    }
-                    match locked.cmpxchg(cur, new, Relaxed) {
-                        Ok(_) => break,
-                        Err(seen) => cur = seen,
-                    }
-                }
-            }
-            Charge::Mm => self.account_mm(npages, true)?,
-        }
-        self.pinned_vm().fetch_add(n, Relaxed);
-        Ok(())
-    }
-
-    /// Gives back what [`Self::charge`] took for `npages` pages.
-    fn uncharge(&self, npages: usize) {
-        let n = npages as i64;
-        match self.charge {
-            Charge::Nothing => {}
-            Charge::User => {
-                self.user_locked_vm().fetch_add(-n, Relaxed);
-            }
-            Charge::Mm => {
-                let _ = self.account_mm(npages, false);
-            }
-        }
-        self.pinned_vm().fetch_add(-n, Relaxed);
-    }
-
-    /// `account_locked_vm()` on the address space, which needs a user of
-    /// it (it takes its mmap lock).
-    fn account_mm(&self, npages: usize, inc: bool) -> Result {
-        let Some(mm) = self.mm.mmget_not_zero() else {
-            // The process is gone: nothing to charge or give back.
-            return if inc { Err(EFAULT) } else { Ok(()) };
-        };
-        // SAFETY: `mm` has a user for the call; the function takes the
-        // mmap lock itself.
-        kernel::error::to_result(unsafe {
-            bindings::account_locked_vm(mm.as_raw(), npages as c_ulong, inc)
-        })
-    }
-}
-
-impl Drop for PinOwner {
-    fn drop(&mut self) {
-        // SAFETY: the reference taken in `current` (the type invariant).
-        unsafe { bindings::free_uid(self.user.as_ptr()) }
-    }
-}
-
 /// Pages pinned in user memory for DMA, in user address order: each one
 /// taken by `pin_user_pages*()` with `FOLL_LONGTERM`, so the memory stays
 /// where it is for as long as a device may reach it.
@@ -242,8 +78,6 @@ impl Drop for PinOwner {
 /// released (`unpin_user_pages()`) exactly once, when it is dropped.
 pub(crate) struct PinnedPages {
     pages: KVVec<*mut bindings::page>,
-    /// Who the pins are charged to, once they all are (`None` before).
-    charged: Option<Arc<PinOwner>>,
 }
 
 // SAFETY: pins are not tied to a thread; the pages are only read.
@@ -256,17 +90,10 @@ unsafe impl Sync for PinnedPages {}
 const PIN_BATCH: usize = 512;
 
 impl PinnedPages {
-    /// Pins `npages` pages of `owner`'s address space from the page-aligned
-    /// user address `uptr`, writable ones if `writable`, and charges them
-    /// to `owner`. `EFAULT` if a page cannot be pinned, `ENOMEM` over the
-    /// locked-memory limit; nothing stays pinned or charged on failure.
-    pub(crate) fn pin(
-        owner: &Arc<PinOwner>,
-        uptr: usize,
-        npages: usize,
-        writable: bool,
-    ) -> Result<Self> {
-        let mm = owner.mm();
+    /// Pins `npages` pages of `mm` from the page-aligned user address
+    /// `uptr`, writable ones if `writable`. `EFAULT` if a page cannot be
+    /// pinned; nothing stays pinned on failure.
+    pub(crate) fn pin(mm: &Mm, uptr: usize, npages: usize, writable: bool) -> Result<Self> {
         let mut flags = bindings::FOLL_LONGTERM;
         if writable {
             flags |= bindings::FOLL_WRITE;
@@ -278,7 +105,6 @@ impl PinnedPages {
         // is released by its drop on failure.
         let mut this = Self {
             pages: KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?,
-            charged: None,
         };
         let pages = &mut this.pages;
         let remote = if current_mm == mm.as_raw() {
@@ -325,10 +151,6 @@ impl PinnedPages {
             // SAFETY: GUP wrote `got` entries into the spare capacity.
             unsafe { pages.inc_len(got) };
         }
-        // Charged once pinned, as upstream: over the limit, the drop
-        // unpins them all again.
-        owner.charge(npages)?;
-        this.charged = Some(owner.clone());
         Ok(this)
     }
 
@@ -342,9 +164,6 @@ impl PinnedPages {
 
 impl Drop for PinnedPages {
     fn drop(&mut self) {
-        if let Some(owner) = self.charged.take() {
-            owner.uncharge(self.pages.len());
-        }
         if self.pages.is_empty() {
             return;
         }

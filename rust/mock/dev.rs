@@ -74,6 +74,12 @@ static DEV_TYPE: CTable<bindings::device_type> = CTable::new(bindings::device_ty
 });
 
 /// A mock device.
+///
+/// # Invariants
+///
+/// - `dev` is a `struct device` of type [`DEV_TYPE`] on the mock IOMMU's
+///   bus, and every device of that type is the `dev` of a pinned, boxed
+///   `MockDev` ([`release`] frees it): `container_of` is valid for it.
 #[pin_data]
 pub(crate) struct MockDev {
     dev: Opaque<bindings::device>,
@@ -128,7 +134,8 @@ impl MockDev {
         // SAFETY: `dev` is live; mock devices are recognised by their
         // device type.
         let is_mock = core::ptr::eq(unsafe { (*dev).type_ }, DEV_TYPE.get());
-        // SAFETY: then it is embedded in a live `MockDev`.
+        // SAFETY: then, by the type invariant, it is the `dev` of a live
+        // `MockDev`.
         is_mock.then(|| unsafe { &*Self::container_of(dev) })
     }
 

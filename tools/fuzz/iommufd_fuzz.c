@@ -299,7 +299,7 @@ static int kmsg_fd = -1;
 static const char *const splat_pat[] = {
 	"BUG:", "WARNING:", "KASAN", "UBSAN", "lockdep", "possible circular",
 	"possible recursive", "inconsistent lock", "sleeping function called",
-	"unreferenced object", "general protection", "Oops", "Call Trace",
+	"unreferenced object", "suspected memory leak", "general protection", "Oops", "Call Trace",
 	"refcount_t:", "Kernel panic", "INFO: task", NULL
 };
 static char splat_text[16384];

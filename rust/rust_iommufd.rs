@@ -19,6 +19,7 @@ use context::Context;
 mod context;
 mod counters;
 mod device;
+mod eventq;
 mod fault;
 mod hwpt;
 mod ioas;

@@ -21,21 +21,25 @@
 //! when the fd is released, or when the object is dropped
 //! ([`crate::sys::iopf::IopfGroup`] answers itself when dropped).
 //!
-//! Locks: `delivered` before `pending`. The handler takes only `pending`,
-//! so a reader copying to user space never holds a fault back.
+//! The queue of groups not read yet is an [`EventQueue`] (shared with the
+//! vEVENTQ, as upstream's `iommufd_eventq`), and so is the fd.
+//!
+//! Locks: `delivered` before the queue's lock (`pending`). The handler
+//! takes only `pending`, so a reader copying to user space never holds a
+//! fault back.
 
 use core::ptr::NonNull;
 use kernel::{
-    bindings,
-    fs::file::{flags, FileDescriptorReservation},
-    new_mutex,
+    bindings, new_mutex,
     prelude::*,
     static_lock_class,
-    sync::{poll::PollCondVarBox, Arc, Mutex},
+    sync::{Arc, Mutex},
+    uaccess::UserPtr,
 };
 
 use crate::{
     device::AttachHandle,
+    eventq::{self, DeliverList, EventQueue, Eventq},
     object::{Object, ObjectHeader, Reservation},
     sys::iopf::{GroupList, IopfGroup},
     uapi::{self, iommu_fault_alloc},
@@ -47,12 +51,19 @@ mod file;
 
 use delivered::Delivered;
 
-/// Groups queued by the handler, not read yet.
-struct Pending {
+/// Groups queued by the handler, not read yet: the event queue's deliver
+/// list (`pending`).
+pub(crate) struct Pending {
     groups: GroupList,
     /// Cleared when the fd is released: nobody can read any more, so new
     /// groups are answered on arrival.
     open: bool,
+}
+
+impl DeliverList for Pending {
+    fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
 }
 
 /// A fault queue.
@@ -64,12 +75,9 @@ pub(crate) struct Fault {
     /// readers, writers and automatic responses.
     #[pin]
     delivered: Mutex<Delivered>,
+    /// Groups not read yet (`pending`), and the pollers' wait queue.
     #[pin]
-    pending: Mutex<Pending>,
-    /// Wakes pollers when a group is queued. Boxed, as binder's: dropping
-    /// it frees it after an RCU grace period instead of waiting for one
-    /// (`synchronize_rcu()`) on every destroy.
-    readable: PollCondVarBox,
+    queue: EventQueue<Pending>,
 }
 
 impl Object for Fault {
@@ -78,17 +86,43 @@ impl Object for Fault {
     }
 }
 
+impl Eventq for Fault {
+    const NAME: &'static CStr = c"[iommufd-pgfault]";
+    const WRITABLE: bool = true;
+    type List = Pending;
+
+    fn eventq(&self) -> &EventQueue<Pending> {
+        &self.queue
+    }
+
+    fn read(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
+        self.read_groups(buf, len, pos)
+    }
+
+    fn write(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
+        self.write_responses(buf, len, pos)
+    }
+
+    /// The last close: nobody can answer what is pending any more.
+    fn release(&self) {
+        self.close();
+    }
+}
+
 impl Fault {
     fn new() -> Result<Arc<Self>> {
         let delivered = Delivered::new()?;
         let groups = GroupList::new()?;
-        let condvar = PollCondVarBox::new(c"rust_iommufd fault readable", static_lock_class!())?;
+        let queue = EventQueue::new(
+            Pending { groups, open: true },
+            c"Fault::pending",
+            static_lock_class!(),
+        )?;
         Arc::pin_init(
-            pin_init!(Self {
+            try_pin_init!(Self {
                 header: ObjectHeader::default(),
                 delivered <- new_mutex!(delivered),
-                pending <- new_mutex!(Pending { groups, open: true }),
-                readable: condvar,
+                queue <- queue,
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -97,7 +131,7 @@ impl Fault {
     /// Queues a group for user space, or answers it at once if the fd is
     /// gone.
     fn queue(&self, group: IopfGroup) {
-        let mut pending = self.pending.lock();
+        let mut pending = self.queue.lock();
         if !pending.open {
             drop(pending);
             // Nobody will read it: the device must not wait for it.
@@ -106,7 +140,7 @@ impl Fault {
         }
         pending.groups.push_back(group);
         drop(pending);
-        self.readable.notify_all();
+        self.queue.wake();
     }
 
     /// Answers `INVALID` every group, queued or delivered, that came
@@ -115,7 +149,7 @@ impl Fault {
     pub(crate) fn answer_handle(&self, handle: *mut bindings::iommu_attach_handle) {
         let mut delivered = self.delivered.lock();
         // Queued groups first, then delivered ones, as upstream.
-        self.pending
+        self.queue
             .lock()
             .groups
             .take_each(|g| g.attach_handle() == handle, drop);
@@ -126,7 +160,7 @@ impl Fault {
     /// arrival.
     fn close(&self) {
         let mut delivered = self.delivered.lock();
-        let mut pending = self.pending.lock();
+        let mut pending = self.queue.lock();
         pending.open = false;
         pending.groups.take_each(|_| true, drop);
         drop(pending);
@@ -171,15 +205,14 @@ impl Command for iommu_fault_alloc {
         let fault = Fault::new()?;
         // The fd counts as a user of the object (destroy is EBUSY while it
         // is open) and keeps this iommufd file open, as upstream's does.
-        let file = file::FaultFile::create(reservation.user_of(&fault), ucmd.file.into())?;
-        let fd = FileDescriptorReservation::get_unused_fd_flags(flags::O_CLOEXEC)?;
+        let fd = eventq::Fd::new(reservation.user_of(&fault), ucmd.file)?;
         ucmd.cmd.out_fault_id = reservation.id();
-        ucmd.cmd.out_fault_fd = fd.reserved_fd();
+        ucmd.cmd.out_fault_fd = fd.number();
         // On failure the fd number is given back, the file released and the
         // id freed, in that order, by the drops.
         ucmd.respond()?;
         reservation.finalize(fault);
-        fd.fd_install(file);
+        fd.install();
         Ok(())
     }
 }

@@ -42,6 +42,7 @@ GROUP = {
     "device": "objects",
     "hwpt": "objects",
     "fault": "objects",
+    "eventq": "objects",
     "viommu": "objects",
     "vdevice": "objects",
     "mock": "mock",

@@ -30,6 +30,7 @@ mod sys;
 mod uapi;
 mod ucmd;
 mod vdevice;
+mod veventq;
 mod viommu;
 
 module! {

@@ -45,6 +45,7 @@ GROUP = {
     "eventq": "objects",
     "viommu": "objects",
     "vdevice": "objects",
+    "veventq": "objects",
     "mock": "mock",
     "selftest": "selftest",
     "rust_iommufd": "root",

@@ -24,7 +24,7 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-use super::Fault;
+use super::{Fault, Stats};
 use crate::{
     device::AttachHandle,
     uapi::{self, iommu_hwpt_page_response, iommu_hwpt_pgfault},
@@ -118,6 +118,7 @@ impl Fault {
                 break;
             }
             delivered.file(slot, group);
+            Stats::inc(&fault.stats.delivered);
             done += size;
         }
         drop(delivered);
@@ -155,6 +156,7 @@ impl Fault {
                 break;
             };
             group.respond(response.code);
+            self.answered(true);
             done += RESPONSE;
         }
         drop(delivered);

@@ -32,8 +32,12 @@ use core::ptr::NonNull;
 use kernel::{
     bindings, new_mutex,
     prelude::*,
-    static_lock_class,
-    sync::{Arc, Mutex},
+    seq_file::SeqFile,
+    seq_print, static_lock_class,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
     uaccess::UserPtr,
 };
 
@@ -66,6 +70,39 @@ impl DeliverList for Pending {
     }
 }
 
+/// What a fault queue counts, in groups, for its fd's `fdinfo`. Each
+/// counter only goes up.
+struct Stats {
+    /// Taken into the queue for user space.
+    queued: Atomic<u64>,
+    /// Read by user space.
+    delivered: Atomic<u64>,
+    /// Answered by user space (`write()`).
+    answered_by_user: Atomic<u64>,
+    /// Answered `INVALID` for user space: its attachment ended, or the fd
+    /// was closed (before or after the group came).
+    answered_auto: Atomic<u64>,
+    /// Answered `INVALID` on arrival because the queue held `depth`
+    /// groups; never queued.
+    dropped: Atomic<u64>,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Self {
+            queued: Atomic::new(0),
+            delivered: Atomic::new(0),
+            answered_by_user: Atomic::new(0),
+            answered_auto: Atomic::new(0),
+            dropped: Atomic::new(0),
+        }
+    }
+
+    fn inc(counter: &Atomic<u64>) {
+        counter.add(1u64, Relaxed);
+    }
+}
+
 /// A fault queue.
 #[pin_data]
 pub(crate) struct Fault {
@@ -78,6 +115,15 @@ pub(crate) struct Fault {
     /// Groups not read yet (`pending`), and the pollers' wait queue.
     #[pin]
     queue: EventQueue<Pending>,
+    /// How many groups the queue holds unanswered (queued or delivered)
+    /// before it answers new ones at once; 0 for no limit. The
+    /// `fault_queue_depth` module parameter when the queue was made.
+    depth: u32,
+    /// Groups it holds unanswered: raised only by the handler under
+    /// `pending`, which checks it against `depth` there, so it never
+    /// exceeds it; lowered wherever a group is answered.
+    held: Atomic<u32>,
+    stats: Stats,
 }
 
 impl Object for Fault {
@@ -107,6 +153,24 @@ impl Eventq for Fault {
     fn release(&self) {
         self.close();
     }
+
+    const HAS_FDINFO: bool = true;
+
+    /// The queue's depth, the groups it holds, and its counters.
+    fn show_fdinfo(&self, m: &SeqFile) {
+        let s = &self.stats;
+        seq_print!(m, "depth:\t{}\n", self.depth);
+        seq_print!(m, "held:\t{}\n", self.held.load(Relaxed));
+        seq_print!(m, "queued:\t{}\n", s.queued.load(Relaxed));
+        seq_print!(m, "delivered:\t{}\n", s.delivered.load(Relaxed));
+        seq_print!(
+            m,
+            "answered_by_user:\t{}\n",
+            s.answered_by_user.load(Relaxed)
+        );
+        seq_print!(m, "answered_auto:\t{}\n", s.answered_auto.load(Relaxed));
+        seq_print!(m, "dropped:\t{}\n", s.dropped.load(Relaxed));
+    }
 }
 
 impl Fault {
@@ -123,24 +187,54 @@ impl Fault {
                 header: ObjectHeader::default(),
                 delivered <- new_mutex!(delivered),
                 queue <- queue,
+                depth: crate::sys::fault_queue_depth(),
+                held: Atomic::new(0),
+                stats: Stats::new(),
             }),
             GFP_KERNEL_ACCOUNT,
         )
     }
 
-    /// Queues a group for user space, or answers it at once if the fd is
-    /// gone.
+    /// Queues a group for user space, or answers it `INVALID` at once if
+    /// the fd is gone or the queue holds `depth` groups already.
     fn queue(&self, group: IopfGroup) {
         let mut pending = self.queue.lock();
         if !pending.open {
             drop(pending);
+            Stats::inc(&self.stats.answered_auto);
             // Nobody will read it: the device must not wait for it.
             drop(group);
             return;
         }
+        if self.depth != 0 && self.held.load(Relaxed) >= self.depth {
+            drop(pending);
+            Stats::inc(&self.stats.dropped);
+            // User space is behind: the device must not wait for it, nor
+            // retry into a full queue.
+            drop(group);
+            return;
+        }
+        self.held.add(1u32, Relaxed);
         pending.groups.push_back(group);
         drop(pending);
+        Stats::inc(&self.stats.queued);
         self.queue.wake();
+    }
+
+    /// Counts a group the queue held as answered, by user space or not.
+    fn answered(&self, by_user: bool) {
+        self.held.fetch_sub(1u32, Relaxed);
+        Stats::inc(if by_user {
+            &self.stats.answered_by_user
+        } else {
+            &self.stats.answered_auto
+        });
+    }
+
+    /// Answers `INVALID`, for user space, a group the queue held.
+    fn answer_auto(&self, group: IopfGroup) {
+        drop(group);
+        self.answered(false);
     }
 
     /// Answers `INVALID` every group, queued or delivered, that came
@@ -152,8 +246,8 @@ impl Fault {
         self.queue
             .lock()
             .groups
-            .take_each(|g| g.attach_handle() == handle, drop);
-        delivered.take_each(|g| g.attach_handle() == handle, drop);
+            .take_each(|g| g.attach_handle() == handle, |g| self.answer_auto(g));
+        delivered.take_each(|g| g.attach_handle() == handle, |g| self.answer_auto(g));
     }
 
     /// The fd was released: answers every group `INVALID`, now and on
@@ -162,9 +256,9 @@ impl Fault {
         let mut delivered = self.delivered.lock();
         let mut pending = self.queue.lock();
         pending.open = false;
-        pending.groups.take_each(|_| true, drop);
+        pending.groups.take_each(|_| true, |g| self.answer_auto(g));
         drop(pending);
-        delivered.take_each(|_| true, drop);
+        delivered.take_each(|_| true, |g| self.answer_auto(g));
     }
 }
 

@@ -115,9 +115,13 @@ struct rec {
 	struct iommu_viommu_event_selftest evt;
 };
 
+/* poll() of @qfd now, asking for POLLIN, POLLRDNORM and POLLOUT. */
 static short revents(int qfd)
 {
-	struct pollfd pfd = { .fd = qfd, .events = POLLIN | POLLOUT };
+	struct pollfd pfd = {
+		.fd = qfd,
+		.events = POLLIN | POLLRDNORM | POLLOUT,
+	};
 
 	if (poll(&pfd, 1, 0) < 0)
 		return -1;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The fault queue's file descriptor: `read()` delivers fault groups,
-//! `write()` answers them, `poll()` tells when there is something to read.
+//! The fault queue's file descriptor (an [`crate::eventq`] fd): `read()`
+//! delivers fault groups, `write()` answers them; `poll()` is the event
+//! queue's.
 //!
 //! The rules (and errnos) are upstream's:
 //! - Both directions move whole records; a count that is not a multiple of
@@ -19,17 +20,13 @@
 use core::mem::size_of;
 use kernel::{
     bindings,
-    fs::File,
     prelude::*,
-    sync::{aref::ARef, poll::PollTable},
     uaccess::{UserPtr, UserSlice},
 };
 
-use super::Fault;
+use super::{Fault, Stats};
 use crate::{
     device::AttachHandle,
-    object::ObjectRef,
-    sys::anon_file::{self, AnonFile},
     uapi::{self, iommu_hwpt_page_response, iommu_hwpt_pgfault},
 };
 
@@ -56,34 +53,6 @@ const _: () = assert!(
 const RECORD_FLAGS: u32 =
     uapi::IOMMU_PGFAULT_FLAGS_PASID_VALID | uapi::IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 
-/// What the fd owns: a user of the fault object, and the iommufd file it
-/// was made on, which stays open (with all its objects) while this does.
-pub(super) struct FaultFile {
-    fault: ObjectRef<Fault>,
-    _ctx_file: ARef<File>,
-}
-
-impl FaultFile {
-    /// The fd's file, named as upstream's.
-    pub(super) fn create(fault: ObjectRef<Fault>, ctx_file: ARef<File>) -> Result<ARef<File>> {
-        let data = KBox::new(
-            Self {
-                fault,
-                _ctx_file: ctx_file,
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        anon_file::create(c"[iommufd-pgfault]", data)
-    }
-}
-
-impl Drop for FaultFile {
-    /// The last close: nobody can answer what is pending any more.
-    fn drop(&mut self) {
-        self.fault.close();
-    }
-}
-
 /// The record of one page request of a group delivered under `cookie`.
 fn record(
     prm: &bindings::iommu_fault_page_request,
@@ -104,23 +73,24 @@ fn record(
     }
 }
 
-impl AnonFile for FaultFile {
-    fn read(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
+impl Fault {
+    /// `read()` of the fd.
+    pub(super) fn read_groups(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
         if pos != 0 || len % RECORD != 0 {
             return Err(ESPIPE);
         }
-        let fault = &*self.fault;
+        let fault = self;
         let mut delivered = fault.delivered.lock();
         let mut done = 0;
         let mut result = Ok(());
         loop {
             // (Not `while let`: the guard would live through the body.)
-            let next = fault.pending.lock().groups.pop_front();
+            let next = fault.queue.lock().groups.pop_front();
             let Some(group) = next else { break };
             // The group goes back first unless it is delivered whole.
             let size = group.fault_count() * RECORD;
             if size > len - done {
-                fault.pending.lock().groups.push_front(group);
+                fault.queue.lock().groups.push_front(group);
                 if done == 0 {
                     result = Err(EINVAL);
                 }
@@ -129,7 +99,7 @@ impl AnonFile for FaultFile {
             let slot = match delivered.reserve() {
                 Ok(slot) => slot,
                 Err(e) => {
-                    fault.pending.lock().groups.push_front(group);
+                    fault.queue.lock().groups.push_front(group);
                     result = Err(e);
                     break;
                 }
@@ -143,11 +113,12 @@ impl AnonFile for FaultFile {
                 group.for_each_request(|prm| writer.write(&record(prm, dev_id, slot.cookie())));
             if let Err(e) = copied {
                 delivered.cancel(slot);
-                fault.pending.lock().groups.push_front(group);
+                fault.queue.lock().groups.push_front(group);
                 result = Err(e);
                 break;
             }
             delivered.file(slot, group);
+            Stats::inc(&fault.stats.delivered);
             done += size;
         }
         drop(delivered);
@@ -157,12 +128,13 @@ impl AnonFile for FaultFile {
         }
     }
 
-    fn write(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
+    /// `write()` of the fd.
+    pub(super) fn write_responses(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
         if pos != 0 || len % RESPONSE != 0 {
             return Err(ESPIPE);
         }
         let mut reader = UserSlice::new(buf, len).reader();
-        let mut delivered = self.fault.delivered.lock();
+        let mut delivered = self.delivered.lock();
         let mut done = 0;
         let mut result = Ok(());
         while done < len {
@@ -184,6 +156,7 @@ impl AnonFile for FaultFile {
                 break;
             };
             group.respond(response.code);
+            self.answered(true);
             done += RESPONSE;
         }
         drop(delivered);
@@ -191,14 +164,5 @@ impl AnonFile for FaultFile {
             Err(e) if done == 0 => Err(e),
             _ => Ok(done),
         }
-    }
-
-    fn poll(&self, file: &File, table: PollTable<'_>) -> u32 {
-        table.register_wait(file, &self.fault.readable);
-        let mut events = bindings::POLLOUT;
-        if !self.fault.pending.lock().groups.is_empty() {
-            events |= bindings::POLLIN | bindings::POLLRDNORM;
-        }
-        events
     }
 }

@@ -1198,4 +1198,211 @@ TEST_F(fault, concurrent_trigger_handle_replace_close)
 	       atomic_load(&s.handled));
 }
 
+/*
+ * The bounded queue and its fdinfo counters (rust_iommufd only): a queue
+ * holds at most fault_queue_depth groups unanswered, read or not, as the
+ * parameter was when the queue was made; groups past it are answered
+ * IOMMUFD_PAGE_RESP_INVALID at once and counted as dropped.
+ */
+#define DEPTH_PARAM "/sys/module/rust_iommufd/parameters/fault_queue_depth"
+
+static long read_depth_param(void)
+{
+	long value = -1;
+	FILE *f = fopen(DEPTH_PARAM, "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &value) != 1)
+		value = -1;
+	fclose(f);
+	return value;
+}
+
+static int write_depth_param(long value)
+{
+	FILE *f = fopen(DEPTH_PARAM, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%ld\n", value) < 0 ? -1 : 0;
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
+
+/* The value of "@name:" in /proc/self/fdinfo/@fd, or -1. */
+static long fdinfo_field(int fd, const char *name)
+{
+	char path[64], line[128];
+	size_t len = strlen(name);
+	long value = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			value = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+#define EXPECT_FDINFO(fd, name, value)					\
+	EXPECT_EQ((long)(value), fdinfo_field(fd, name)) TH_LOG("fdinfo %s", name)
+
+/* A fault queue made while the parameter is @depth, and a HWPT on it. */
+static int bounded_queue(int fd, __u32 idev_id, __u32 ioas_id, long depth,
+			 __u32 *fault_id, int *fault_fd, __u32 *hwpt_id)
+{
+	long old = read_depth_param();
+	int ret;
+
+	if (old < 0 || write_depth_param(depth))
+		return -1;
+	ret = fault_alloc(fd, fault_id, fault_fd);
+	/* Put back at once: the queue keeps what it read. */
+	if (write_depth_param(old))
+		ret = -1;
+	if (ret)
+		return ret;
+	return hwpt_alloc_fault(fd, idev_id, ioas_id, IOMMU_HWPT_ALLOC_PASID,
+				*fault_id, hwpt_id);
+}
+
+TEST_F(fault, fdinfo_counts_every_way_a_group_goes)
+{
+	struct iommu_hwpt_pgfault rec[2];
+
+	REQUIRE_RUST_IOPF_OPS();
+	EXPECT_FDINFO(self->fault_fd, "depth", read_depth_param());
+	EXPECT_FDINFO(self->fault_fd, "queued", 0);
+	for (__u32 g = 1; g <= 3; g++)
+		ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, g));
+	EXPECT_FDINFO(self->fault_fd, "queued", 3);
+	EXPECT_FDINFO(self->fault_fd, "held", 3);
+	EXPECT_FDINFO(self->fault_fd, "delivered", 0);
+	ASSERT_EQ((ssize_t)(2 * RECORD_SIZE), read_records(self->fault_fd, rec, 2));
+	EXPECT_FDINFO(self->fault_fd, "delivered", 2);
+	EXPECT_FDINFO(self->fault_fd, "held", 3);
+	ASSERT_EQ((ssize_t)RESPONSE_SIZE,
+		  respond(self->fault_fd, rec[0].cookie,
+			  IOMMUFD_PAGE_RESP_SUCCESS));
+	EXPECT_FDINFO(self->fault_fd, "answered_by_user", 1);
+	EXPECT_FDINFO(self->fault_fd, "held", 2);
+	/* The attachment ends: one delivered and one queued group go. */
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id,
+					 self->plain_hwpt_id, NULL));
+	EXPECT_FDINFO(self->fault_fd, "answered_auto", 2);
+	EXPECT_FDINFO(self->fault_fd, "answered_by_user", 1);
+	EXPECT_FDINFO(self->fault_fd, "held", 0);
+	EXPECT_FDINFO(self->fault_fd, "dropped", 0);
+	EXPECT_FDINFO(self->fault_fd, "queued", 3);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 1, 1,
+			  IOMMUFD_PAGE_RESP_SUCCESS);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 2, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 3, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+}
+
+TEST_F(fault, groups_past_the_depth_are_answered_invalid_and_counted)
+{
+	struct iommu_hwpt_pgfault rec[4];
+	__u32 id, hwpt;
+	int ffd;
+
+	REQUIRE_RUST_IOPF_OPS();
+	ASSERT_EQ(0, bounded_queue(self->fd, self->idev_id, self->ioas_id, 2,
+				   &id, &ffd, &hwpt));
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id, hwpt,
+					 NULL));
+	EXPECT_FDINFO(ffd, "depth", 2);
+	for (__u32 g = 10; g < 14; g++)
+		ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, g));
+	/* 10 and 11 wait; 12 and 13 were answered on arrival. */
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 10, 0, 0);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 11, 0, 0);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 12, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 13, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_FDINFO(ffd, "queued", 2);
+	EXPECT_FDINFO(ffd, "dropped", 2);
+	EXPECT_FDINFO(ffd, "held", 2);
+	EXPECT_FDINFO(ffd, "answered_auto", 0);
+
+	/* Read but unanswered still counts against the depth. */
+	ASSERT_EQ((ssize_t)RECORD_SIZE, read_records(ffd, rec, 1));
+	EXPECT_EQ(10U, rec[0].grpid);
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 14));
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 14, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_FDINFO(ffd, "dropped", 3);
+
+	/* An answer makes room for the next group. */
+	ASSERT_EQ((ssize_t)RESPONSE_SIZE,
+		  respond(ffd, rec[0].cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 15));
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 15, 0, 0);
+	EXPECT_FDINFO(ffd, "queued", 3);
+	EXPECT_FDINFO(ffd, "held", 2);
+	ASSERT_EQ((ssize_t)(2 * RECORD_SIZE), read_records(ffd, rec, 4));
+	EXPECT_EQ(11U, rec[0].grpid);
+	EXPECT_EQ(15U, rec[1].grpid);
+	EXPECT_FDINFO(ffd, "delivered", 3);
+	EXPECT_FDINFO(ffd, "answered_by_user", 1);
+
+	/* Leaving the queue's HWPT answers the rest, automatically. */
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id,
+					 self->hwpt_id, NULL));
+	EXPECT_FDINFO(ffd, "answered_auto", 2);
+	EXPECT_FDINFO(ffd, "held", 0);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 11, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 15, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_EQ(0, close(ffd));
+}
+
+/* The parameter is read when a queue is made; 0 is no limit, as upstream. */
+TEST_F(fault, depth_is_fixed_when_the_queue_is_made_and_0_is_unlimited)
+{
+	__u32 id, hwpt;
+	int ffd;
+
+	REQUIRE_RUST_IOPF_OPS();
+	ASSERT_EQ(0, bounded_queue(self->fd, self->idev_id, self->ioas_id, 0,
+				   &id, &ffd, &hwpt));
+	EXPECT_FDINFO(ffd, "depth", 0);
+	/* The fixture's queue kept the depth it was made with. */
+	EXPECT_FDINFO(self->fault_fd, "depth", read_depth_param());
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id, hwpt,
+					 NULL));
+	for (__u32 g = 0; g < 64; g++)
+		ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, g));
+	EXPECT_FDINFO(ffd, "queued", 64);
+	EXPECT_FDINFO(ffd, "dropped", 0);
+	EXPECT_EQ(0, close(ffd));
+	/* Closed: the rest is answered, and new groups on arrival. */
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 100));
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 100, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 63, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+}
+
+/* fdinfo keeps the VFS's own lines. */
+TEST_F(fault, fdinfo_keeps_the_vfs_lines)
+{
+	REQUIRE_RUST_IOPF_OPS();
+	EXPECT_EQ(0, fdinfo_field(self->fault_fd, "pos"));
+	EXPECT_LE(0, fdinfo_field(self->fault_fd, "flags"));
+}
+
 TEST_HARNESS_MAIN

@@ -24,9 +24,12 @@
 //! The queue of groups not read yet is an [`EventQueue`] (shared with the
 //! vEVENTQ, as upstream's `iommufd_eventq`), and so is the fd.
 //!
-//! Locks: `delivered` before the queue's lock (`pending`). The handler
-//! takes only `pending`, so a reader copying to user space never holds a
-//! fault back.
+//! Locks: `reader`, then `delivered`, then the queue's lock (`pending`).
+//! The handler takes only `pending`; neither `delivered` nor `pending` is
+//! held across a copy to or from user space, so a reader or writer whose
+//! user page stalls holds back neither a fault nor the automatic answer of
+//! a detach, replace or unbind (which takes `delivered` inside
+//! `Device::state`).
 
 use core::ptr::NonNull;
 use kernel::{
@@ -108,8 +111,13 @@ impl Stats {
 pub(crate) struct Fault {
     /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
-    /// Groups read and awaiting a response. Its lock also serialises
-    /// readers, writers and automatic responses.
+    /// Serialises readers; held across their copies to user space, and
+    /// taken by nothing else (before `delivered`).
+    #[pin]
+    reader: Mutex<()>,
+    /// Groups read and awaiting a response. Never held across a copy to or
+    /// from user space: readers, writers and automatic responses take it
+    /// only to move groups.
     #[pin]
     delivered: Mutex<Delivered>,
     /// Groups not read yet (`pending`), and the pollers' wait queue.
@@ -185,6 +193,7 @@ impl Fault {
         Arc::pin_init(
             try_pin_init!(Self {
                 header: ObjectHeader::default(),
+                reader <- new_mutex!(()),
                 delivered <- new_mutex!(delivered),
                 queue <- queue,
                 depth: crate::sys::fault_queue_depth(),

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "iommufd_counters.h"
 #include "iommufd_fault_utils.h"
 
 /*
@@ -1211,15 +1212,7 @@ TEST_F(fault, concurrent_trigger_handle_replace_close)
 
 static long read_depth_param(void)
 {
-	long value = -1;
-	FILE *f = fopen(DEPTH_PARAM, "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &value) != 1)
-		value = -1;
-	fclose(f);
-	return value;
+	return file_number(DEPTH_PARAM);
 }
 
 static int write_depth_param(long value)

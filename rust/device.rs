@@ -20,7 +20,6 @@ use kernel::{
     device::Device as KDevice,
     new_mutex,
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
     sync::{aref::ARef, Arc, Mutex},
     types::Opaque,
     uaccess::{UserPtr, UserSlice},
@@ -32,7 +31,10 @@ use crate::{
     hwpt::{put_hwpt, HwptPaging, HwptRef},
     ioas::Ioas,
     object::{Object, ObjectHeader, ObjectRef, Reservation, Serial},
-    sys::iommu::{self as sys, Group, ProbedDevice},
+    sys::{
+        attach::{self, Attachments, CoreHandle},
+        iommu::{self as sys, ProbedDevice},
+    },
     uapi::{self, iommu_hw_info},
     ucmd::{offset_end, Command, Ucmd},
     vdevice::VdeviceLink,
@@ -43,9 +45,8 @@ use crate::{
 ///
 /// # Invariants
 ///
-/// Once passed to [`sys::attach`], the handle lives in its box, unmoved,
-/// until the core has let go of it (detach, or a replace that moved the
-/// PASID to another handle); `dev_id` and `fault` never change.
+/// `dev_id` and `fault` never change. ([`Attachments`] keeps the handle
+/// boxed and unmoved while the core has it.)
 #[repr(C)]
 pub(crate) struct AttachHandle {
     handle: Opaque<bindings::iommu_attach_handle>,
@@ -60,6 +61,14 @@ pub(crate) struct AttachHandle {
 unsafe impl Send for AttachHandle {}
 // SAFETY: as above.
 unsafe impl Sync for AttachHandle {}
+
+// SAFETY: `handle` is a field of `self`; `Opaque::get` returns the same
+// pointer to it every time, valid for as long as `self` is and stays put.
+unsafe impl CoreHandle for AttachHandle {
+    fn core_handle(&self) -> *mut bindings::iommu_attach_handle {
+        self.handle.get()
+    }
+}
 
 impl AttachHandle {
     /// The handle of ours that the core passes back.
@@ -96,48 +105,21 @@ impl Drop for AttachHandle {
     }
 }
 
-/// One PASID's attachment.
-struct Attachment {
-    hwpt: HwptRef,
-    /// Known to the core until detached or replaced; boxed so it never
-    /// moves. Dropped after the core let go of it: `None` only once
-    /// [`Device::unbind`] has detached it.
-    handle: Option<KBox<AttachHandle>>,
-}
-
-/// The attachments [`Device::unbind`] detached, each still holding its
-/// HWPT: the caller puts the references after releasing every lock.
-/// Handing back the tree itself means unbind allocates nothing under the
-/// device's lock.
-pub(crate) struct Detached(RBTree<u32, Attachment>);
-
-impl Iterator for Detached {
-    type Item = HwptRef;
-
-    fn next(&mut self) -> Option<HwptRef> {
-        let pasid = *self.0.keys().next()?;
-        self.0.remove(&pasid).map(|attachment| attachment.hwpt)
-    }
-}
+/// The HWPT references [`Device::unbind`] detached: the caller puts them
+/// after releasing every lock.
+pub(crate) type Detached = attach::Detached<HwptRef, AttachHandle>;
 
 /// What [`Device::state`] protects.
 ///
 /// # Invariants
 ///
-/// - While `bound` is set, the device is on its bus and probed (its owner
-///   takes it off only after [`Device::unbind`]), and DMA ownership of its
-///   group is claimed for this context.
-/// - Every entry of `attached` is a domain the core has at that PASID
-///   through the entry's handle (`Some`), by [`sys::attach`] or a replace,
-///   until the entry is removed; `unbind` detaches each and takes its
-///   handle before handing the tree back.
-/// - Every attach, replace and detach on the device's group goes through
-///   the lock.
+/// While `attached` is claimed (until [`Device::unbind`]), the device is
+/// on its bus and probed: its owner takes it off only after unbinding.
 struct DeviceState {
-    /// Cleared by [`Device::unbind`]: the device takes no more attachments.
-    bound: bool,
-    /// Attachments by PASID (`IOMMU_NO_PASID` for the whole device).
-    attached: RBTree<u32, Attachment>,
+    /// DMA ownership of the device for this context, and its attachments
+    /// by PASID (`IOMMU_NO_PASID` for the whole device). Released by
+    /// [`Device::unbind`]: the device takes no more attachments.
+    attached: Attachments<HwptRef, AttachHandle>,
     /// The device's vDEVICE, if it has one.
     vdevice: Option<VdeviceLink>,
 }
@@ -150,7 +132,6 @@ pub(crate) struct Device {
     /// The object's id, which fault records name.
     id: u32,
     dev: ARef<KDevice>,
-    group: Group,
     #[pin]
     state: Mutex<DeviceState>,
 }
@@ -172,30 +153,23 @@ impl Device {
         }
         let reservation = Reservation::new(&ctx.objects)?;
         let id = reservation.id();
-        let group = Group::of(&dev)?;
-        sys::claim_dma_owner(&dev, ctx.dma_owner())?;
-        let bound_dev = dev.clone();
+        // SAFETY: devices reach `bind` only as selftest mock devices, each
+        // alone in its group (`iommu_mock_device_add`), and their groups
+        // are attached only through their `DeviceState`.
+        let attached = unsafe { Attachments::claim(dev.clone(), ctx.dma_owner())? };
+        // On failure, dropping `attached` releases DMA ownership.
         let device = Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::default(),
                 id,
-                dev: bound_dev,
-                group,
+                dev,
                 state <- new_mutex!(DeviceState {
-                    bound: true,
-                    attached: RBTree::new(),
+                    attached,
                     vdevice: None,
                 }),
             }),
             GFP_KERNEL_ACCOUNT,
-        );
-        let device = match device {
-            Ok(device) => device,
-            Err(e) => {
-                sys::release_dma_owner(&dev);
-                return Err(e);
-            }
-        };
+        )?;
         let user = reservation.user_of(&device);
         reservation.finalize(device);
         Ok(user)
@@ -213,11 +187,11 @@ impl Device {
     /// for `f`.
     pub(crate) fn with_bound<R>(&self, f: impl FnOnce(&ProbedDevice) -> Result<R>) -> Result<R> {
         let state = self.state.lock();
-        if !state.bound {
+        if !state.attached.is_claimed() {
             return Err(ENOENT);
         }
         // SAFETY: `bind` found the device's IOMMU group, so a driver probed
-        // it; by the invariant of `DeviceState`, while `bound` is set the
+        // it; by the invariant of `DeviceState`, while it is claimed the
         // device is on its bus, and it leaves only after `unbind`, which
         // waits for `state`, held until `f` returns.
         let dev = unsafe { ProbedDevice::from_device(&self.dev) };
@@ -233,7 +207,7 @@ impl Device {
         f: impl FnOnce(&KDevice, &mut Option<VdeviceLink>) -> Result<R>,
     ) -> Result<R> {
         let mut state = self.state.lock();
-        if !state.bound {
+        if !state.attached.is_claimed() {
             return Err(ENOENT);
         }
         f(&self.dev, &mut state.vdevice)
@@ -258,19 +232,15 @@ impl Device {
     /// allocated with `IOMMU_HWPT_ALLOC_PASID`, on either side.
     fn check_pasid_compat(state: &DeviceState, hwpt: &HwptRef, pasid: u32) -> Result {
         if pasid == bindings::IOMMU_NO_PASID {
-            let has_pasids = state
-                .attached
-                .keys()
-                .any(|&p| p != bindings::IOMMU_NO_PASID);
-            if !hwpt.pasid_compat() && has_pasids {
+            if !hwpt.pasid_compat() && state.attached.has_pasids() {
                 return Err(EINVAL);
             }
         } else {
             if !hwpt.pasid_compat() {
                 return Err(EINVAL);
             }
-            if let Some(rid) = state.attached.get(&bindings::IOMMU_NO_PASID) {
-                if !rid.hwpt.pasid_compat() {
+            if let Some(rid) = state.attached.get(bindings::IOMMU_NO_PASID) {
+                if !rid.pasid_compat() {
                     return Err(EINVAL);
                 }
             }
@@ -278,52 +248,28 @@ impl Device {
         Ok(())
     }
 
-    /// Has the core attach (or replace) `hwpt` at `pasid` through a new
-    /// handle, and returns the attachment to keep until it is detached or
-    /// replaced.
-    fn core_attach(&self, pasid: u32, hwpt: HwptRef, replace: bool) -> Result<Attachment> {
-        let handle = KBox::new(
-            AttachHandle {
-                handle: Opaque::zeroed(),
-                dev_id: self.id,
-                fault: hwpt.fault().cloned(),
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        // On replace the old handle stays valid until the core has switched
-        // to the new one (the caller drops it afterwards).
-        // SAFETY: the returned attachment keeps the boxed handle and the
-        // HWPT (which owns the domain) together until detach or replace.
-        unsafe {
-            sys::attach(
-                hwpt.domain(),
-                &self.dev,
-                &self.group,
-                pasid,
-                handle.handle.get(),
-                replace,
-            )?
+    /// A new attach handle for `hwpt` on this device.
+    fn new_handle(&self, hwpt: &HwptRef) -> Result<KBox<AttachHandle>> {
+        let handle = AttachHandle {
+            handle: Opaque::zeroed(),
+            dev_id: self.id,
+            fault: hwpt.fault().cloned(),
         };
-        Ok(Attachment {
-            hwpt,
-            handle: Some(handle),
-        })
+        Ok(KBox::new(handle, GFP_KERNEL_ACCOUNT)?)
     }
 
     /// Attaches `hwpt` at `pasid`: `EBUSY` if something is attached there.
     pub(crate) fn attach(&self, pasid: u32, hwpt: HwptRef) -> Result {
         let mut state = self.state.lock();
-        if !state.bound {
+        if !state.attached.is_claimed() {
             return Err(ENOENT);
         }
-        if state.attached.get(&pasid).is_some() {
+        if state.attached.get(pasid).is_some() {
             return Err(EBUSY);
         }
         Self::check_pasid_compat(&state, &hwpt, pasid)?;
-        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let attachment = self.core_attach(pasid, hwpt, false)?;
-        state.attached.insert(node.into_node(pasid, attachment));
-        Ok(())
+        let handle = self.new_handle(&hwpt)?;
+        state.attached.attach(pasid, hwpt, handle)
     }
 
     /// Moves `pasid` to `hwpt` without passing through the blocking domain:
@@ -331,68 +277,34 @@ impl Device {
     /// longer needed (the old HWPT's, or `hwpt` if it was already there).
     pub(crate) fn replace(&self, pasid: u32, hwpt: HwptRef) -> Result<HwptRef> {
         let mut state = self.state.lock();
-        if !state.bound {
+        if !state.attached.is_claimed() {
             return Err(ENOENT);
         }
-        match state.attached.get(&pasid) {
+        match state.attached.get(pasid) {
             None => return Err(EINVAL),
-            Some(old) if old.hwpt.same(&hwpt) => return Ok(hwpt),
+            Some(old) if old.same(&hwpt) => return Ok(hwpt),
             Some(_) => {}
         }
         Self::check_pasid_compat(&state, &hwpt, pasid)?;
-        let entry = state.attached.get_mut(&pasid).ok_or(EINVAL)?;
-        let attachment = self.core_attach(pasid, hwpt, true)?;
-        let old = core::mem::replace(entry, attachment);
-        Ok(old.hwpt)
+        let handle = self.new_handle(&hwpt)?;
+        state.attached.replace(pasid, hwpt, handle)
     }
 
     /// Detaches whatever is at `pasid`, returning its HWPT reference.
     pub(crate) fn detach(&self, pasid: u32) -> Option<HwptRef> {
-        let mut state = self.state.lock();
-        let attachment = state.attached.remove(&pasid)?;
-        // SAFETY: by the invariant of `DeviceState`, the core has this
-        // HWPT's domain at `pasid` through this attachment's handle.
-        unsafe { sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid) };
-        Some(attachment.hwpt)
+        self.state.lock().attached.detach(pasid)
     }
 
     /// Detaches everything (PASIDs first, then the device itself), gives up
     /// DMA ownership and refuses further attachments. Returns the HWPT
-    /// references the attachments held. Idempotent.
-    ///
-    /// Nothing here allocates: the attachments leave in their own tree.
+    /// references the attachments held. Idempotent; allocates nothing.
     pub(crate) fn unbind(&self) -> Detached {
-        let mut state = self.state.lock();
-        if !state.bound {
-            return Detached(RBTree::new());
-        }
-        let mut attached = core::mem::replace(&mut state.attached, RBTree::new());
-        // PASIDs first, the RID (IOMMU_NO_PASID) last. Each handle goes
-        // right after its detach, as a detach does (its pending faults are
-        // answered before DMA ownership is given up).
-        for rid in [false, true] {
-            for (&pasid, attachment) in attached.iter_mut() {
-                if (pasid == bindings::IOMMU_NO_PASID) != rid {
-                    continue;
-                }
-                // SAFETY: by the invariant of `DeviceState`, the core has
-                // this HWPT's domain at `pasid` through this handle.
-                unsafe { sys::detach(attachment.hwpt.domain(), &self.dev, &self.group, pasid) };
-                drop(attachment.handle.take());
-            }
-        }
-        sys::release_dma_owner(&self.dev);
-        state.bound = false;
-        drop(state);
-        Detached(attached)
+        self.state.lock().attached.release()
     }
 
     /// The domain the core has attached at `pasid` through a handle.
     pub(crate) fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
-        let _state = self.state.lock();
-        // SAFETY: every attach and detach of this device's group goes
-        // through `state`, which we hold.
-        unsafe { self.group.attached_domain(pasid) }
+        self.state.lock().attached.attached_domain(pasid)
     }
 }
 

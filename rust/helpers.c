@@ -26,6 +26,22 @@ const char *rust_iommufd_devname(void)
 }
 
 /*
+ * The fault queue's depth is writable at run time (0644), which the Rust
+ * module! macro's parameters are not; each fault queue reads it once, when
+ * it is allocated, with READ_ONCE() since sysfs may write it meanwhile.
+ */
+static unsigned int fault_queue_depth = 4096;
+module_param(fault_queue_depth, uint, 0644);
+MODULE_PARM_DESC(fault_queue_depth,
+		 "fault groups a fault queue holds unanswered before it answers new ones at once (IOMMUFD_PAGE_RESP_INVALID); 0: no limit, as upstream (default 4096)");
+
+unsigned int rust_iommufd_fault_queue_depth(void);
+unsigned int rust_iommufd_fault_queue_depth(void)
+{
+	return READ_ONCE(fault_queue_depth);
+}
+
+/*
  * PROPERTY_ENTRY_U32() builds a tagged union that Rust cannot spell: the
  * IOMMU core reads "pasid-num-bits" to size a non-PCI device's PASID space.
  */

@@ -23,7 +23,10 @@ use crate::{
     fault::{self, Fault},
     ioas::Ioas,
     object::{Object, ObjectHeader, ObjectRef, Reservation},
-    sys::iommu::{self as sys, Domain, UserData},
+    sys::{
+        attach::DomainOwner,
+        iommu::{self as sys, Domain, UserData},
+    },
     uapi::{self, iommu_hwpt_alloc, iommu_hwpt_invalidate},
     ucmd::{offset_end, Command, Ucmd},
     viommu::Viommu,
@@ -239,6 +242,14 @@ pub(crate) enum HwptRef {
     Paging(ObjectRef<HwptPaging>),
     /// A nested HWPT.
     Nested(ObjectRef<HwptNested>),
+}
+
+// SAFETY: the domain is a field of the HWPT, which the reference keeps
+// alive; a `HwptRef` never changes which HWPT it names.
+unsafe impl DomainOwner for HwptRef {
+    fn domain(&self) -> &Domain {
+        HwptRef::domain(self)
+    }
 }
 
 impl HwptRef {

@@ -19,6 +19,7 @@ use context::Context;
 mod context;
 mod counters;
 mod device;
+mod eventq;
 mod fault;
 mod hwpt;
 mod ioas;
@@ -29,6 +30,7 @@ mod sys;
 mod uapi;
 mod ucmd;
 mod vdevice;
+mod veventq;
 mod viommu;
 
 module! {

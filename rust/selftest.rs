@@ -108,6 +108,7 @@ impl Command for iommu_test_cmd {
             uapi::IOMMU_TEST_OP_MD_CHECK_MAP => check_map(ucmd),
             uapi::IOMMU_TEST_OP_MD_CHECK_REFS => check_refs(ucmd),
             uapi::IOMMU_TEST_OP_TRIGGER_IOPF => trigger_iopf(ucmd),
+            uapi::IOMMU_TEST_OP_TRIGGER_VEVENT => trigger_vevent(ucmd),
             uapi::IOMMU_TEST_OP_PASID_ATTACH => pasid_attach(ucmd, false),
             uapi::IOMMU_TEST_OP_PASID_REPLACE => pasid_attach(ucmd, true),
             uapi::IOMMU_TEST_OP_PASID_DETACH => pasid_detach(ucmd),
@@ -342,6 +343,16 @@ fn trigger_iopf(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
         count: 1,
     };
     report_fault_group(ucmd.ctx, &group)
+}
+
+/// The device's vIOMMU reports an event about it (see
+/// [`MockDev::report_vevent`]).
+fn trigger_vevent(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.trigger_vevent };
+    let device = ucmd.ctx.objects.lock().get::<Device>(req.dev_id)?;
+    let mdev = MockDev::from_device(device.kdev()).ok_or(EINVAL)?;
+    mdev.report_vevent()
 }
 
 fn trigger_iopf_group(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {

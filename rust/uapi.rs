@@ -96,6 +96,8 @@ plain_uapi_struct!(
     iommu_viommu_alloc: data_uptr;
     iommu_vdevice_alloc: virt_id;
     iommu_fault_alloc: out_fault_fd;
+    iommu_veventq_alloc: __reserved;
+    iommufd_vevent_header: sequence;
     iommu_hwpt_pgfault: cookie;
     iommu_hwpt_page_response: code;
     iommu_test_cmd: __bindgen_padding_0, pad: __bindgen_padding_0;
@@ -104,6 +106,7 @@ plain_uapi_struct!(
     iommu_hwpt_invalidate_selftest: iotlb_id;
     iommu_viommu_selftest: out_mmap_length;
     iommu_viommu_invalidate_selftest: cache_id;
+    iommu_viommu_event_selftest: virt_id;
 );
 
 /// `_IO(IOMMUFD_TYPE, nr)`, as the header's request macros compute it.

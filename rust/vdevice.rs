@@ -26,11 +26,14 @@ use kernel::{
     sync::{aref::ARef, Arc, Mutex},
 };
 
+#[cfg(doc)]
+use crate::sys::viommu::VirtualDevices;
+
 use crate::{
     context::Context,
     device::Device,
     object::{Object, ObjectHeader, ObjectRef, Reservation, Serial},
-    sys::{iommu as sys, viommu::VirtualDevices},
+    sys::iommu as sys,
     uapi::{self, iommu_vdevice_alloc},
     ucmd::{offset_end, Command, Ucmd},
     viommu::Viommu,
@@ -48,13 +51,10 @@ pub(crate) struct VirtIds {
 
 impl VirtIds {
     /// An empty table.
-    pub(crate) fn new() -> Result<Arc<Self>> {
-        Arc::pin_init(
-            pin_init!(Self {
-                devices <- new_mutex!(RBTree::new()),
-            }),
-            GFP_KERNEL_ACCOUNT,
-        )
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            devices <- new_mutex!(RBTree::new()),
+        })
     }
 
     /// Gives `dev` the virtual id `id`: `EEXIST` if another device has it.
@@ -76,17 +76,22 @@ impl VirtIds {
     }
 }
 
-impl VirtualDevices for VirtIds {
-    fn contains(&self, dev: *const kernel::bindings::device) -> bool {
+/// What the vIOMMU's driver sees of them ([`VirtualDevices`], implemented
+/// by the vIOMMU's [`ViommuShared`](crate::viommu::ViommuShared)).
+impl VirtIds {
+    /// The id of the device whose core `struct device` is `dev`.
+    pub(crate) fn virt_id_of(&self, dev: *const kernel::bindings::device) -> Option<u64> {
         let devices = self.devices.lock();
         let found = devices
-            .values()
-            .any(|d| core::ptr::eq(sys::raw_dev(d), dev));
+            .iter()
+            .find(|(_, d)| core::ptr::eq(sys::raw_dev(d), dev))
+            .map(|(&id, _)| id);
         found
     }
 
-    /// Under the table's lock, so the device keeps its id for the call.
-    fn with_device(&self, id: u64, f: &mut dyn FnMut(&KDevice)) -> bool {
+    /// Runs `f` on the device with id `id`, under the table's lock, so the
+    /// device keeps its id for the call; `false` if no device has it.
+    pub(crate) fn with_device(&self, id: u64, f: &mut dyn FnMut(&KDevice)) -> bool {
         let devices = self.devices.lock();
         match devices.get(&id) {
             Some(dev) => {

@@ -6,11 +6,18 @@
 //!
 //! The driver side is a [`ViommuDriver`] (the core's own interface,
 //! `iommu_ops.viommu_init`, works on C iommufd's `struct iommufd_viommu`):
-//! only the mock IOMMU has one, of type `IOMMU_VIOMMU_TYPE_SELFTEST`. Its
-//! virtual devices ([`crate::vdevice`]) are listed in [`VirtIds`], which
-//! the driver sees as [`VirtualDevices`](crate::sys::viommu::VirtualDevices).
+//! only the mock IOMMU has one, of type `IOMMU_VIOMMU_TYPE_SELFTEST`. What
+//! the driver sees of the vIOMMU is its [`ViommuShared`], as
+//! [`VirtualDevices`]: its virtual devices ([`crate::vdevice`]), listed in
+//! [`VirtIds`], and its vEVENTQs ([`crate::veventq`]), where the driver
+//! reports events.
 
-use kernel::{prelude::*, sync::Arc, uaccess::UserPtr};
+use kernel::{
+    bindings, new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+    uaccess::UserPtr,
+};
 
 use crate::{
     context::Context,
@@ -19,12 +26,82 @@ use crate::{
     object::{Object, ObjectHeader, ObjectRef, Reservation},
     sys::{
         iommu::{self as sys, Domain},
-        viommu::ViommuDriver,
+        viommu::{ViommuDriver, VirtualDevices},
     },
     uapi::{self, iommu_viommu_alloc},
     ucmd::{offset_end, Command, Ucmd},
     vdevice::VirtIds,
+    veventq::VeventQueue,
 };
+
+/// What a vIOMMU shares with its driver: an `Arc` held by the vIOMMU, by
+/// each nested domain allocated on it, and by the mock device attached to
+/// one of those (to report events). It holds nothing that holds the vIOMMU.
+///
+/// Lock order: `veventqs` before a queue's own lock; `VirtIds` is taken on
+/// its own.
+#[pin_data]
+pub(crate) struct ViommuShared {
+    /// Its devices by virtual id.
+    #[pin]
+    virt_ids: VirtIds,
+    /// The queues of its vEVENTQs, at most one per event type. Each
+    /// `Veventq` puts its queue here when made and takes it out when
+    /// dropped.
+    #[pin]
+    veventqs: Mutex<KVec<Arc<VeventQueue>>>,
+}
+
+impl ViommuShared {
+    fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                virt_ids <- VirtIds::new(),
+                veventqs <- new_mutex!(KVec::new()),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// Adds a vEVENTQ's queue: `EEXIST` if one of its type is there.
+    pub(crate) fn add_veventq(&self, queue: Arc<VeventQueue>) -> Result {
+        let mut queues = self.veventqs.lock();
+        if queues.iter().any(|q| q.event_type() == queue.event_type()) {
+            return Err(EEXIST);
+        }
+        queues.push(queue, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+
+    /// Takes `queue` out, if it is there.
+    pub(crate) fn remove_veventq(&self, queue: &Arc<VeventQueue>) {
+        self.veventqs.lock().retain(|q| !Arc::ptr_eq(q, queue));
+    }
+}
+
+impl VirtualDevices for ViommuShared {
+    fn virt_id_of(&self, dev: *const bindings::device) -> Option<u64> {
+        self.virt_ids.virt_id_of(dev)
+    }
+
+    fn with_device(&self, id: u64, f: &mut dyn FnMut(&kernel::device::Device)) -> bool {
+        self.virt_ids.with_device(id, f)
+    }
+
+    /// Under `veventqs`, so that a vEVENTQ that is gone gets no more events
+    /// once its drop returned, as upstream's `veventqs_rwsem`.
+    fn report_event(&self, event_type: u32, data: &[u8]) -> Result {
+        if data.is_empty() {
+            return Err(EINVAL);
+        }
+        let queues = self.veventqs.lock();
+        let queue = queues
+            .iter()
+            .find(|q| q.event_type() == event_type)
+            .ok_or(EOPNOTSUPP)?;
+        queue.report(data)
+    }
+}
 
 /// A vIOMMU.
 pub(crate) struct Viommu {
@@ -37,8 +114,8 @@ pub(crate) struct Viommu {
     ops: *const kernel::bindings::iommu_ops,
     /// The driver's vIOMMU side.
     driver: &'static dyn ViommuDriver,
-    /// Its devices by virtual id; shared with its nested domains.
-    virt_ids: Arc<VirtIds>,
+    /// What its driver sees of it; shared with its nested domains.
+    shared: Arc<ViommuShared>,
 }
 
 impl Object for Viommu {
@@ -62,14 +139,19 @@ impl Viommu {
     }
 
     /// Its devices by virtual id.
-    pub(crate) fn virt_ids(&self) -> &Arc<VirtIds> {
-        &self.virt_ids
+    pub(crate) fn virt_ids(&self) -> &VirtIds {
+        &self.shared.virt_ids
+    }
+
+    /// What its driver sees of it, its vEVENTQs' queues included.
+    pub(crate) fn shared(&self) -> &ViommuShared {
+        &self.shared
     }
 
     /// A nested domain for this vIOMMU (`alloc_domain_nested`).
     pub(crate) fn alloc_domain_nested(&self, flags: u32, data: &sys::UserData) -> Result<Domain> {
         self.driver
-            .alloc_domain_nested(flags, data, self.virt_ids.clone())
+            .alloc_domain_nested(flags, data, self.shared.clone())
     }
 
     /// Invalidates device caches named by virtual device id
@@ -79,7 +161,7 @@ impl Viommu {
         &self,
         array: &mut kernel::bindings::iommu_user_data_array,
     ) -> Result {
-        self.driver.cache_invalidate(&*self.virt_ids, array)
+        self.driver.cache_invalidate(&*self.shared, array)
     }
 }
 
@@ -114,7 +196,7 @@ impl Command for iommu_viommu_alloc {
                 _hwpt: hwpt,
                 ops,
                 driver,
-                virt_ids: VirtIds::new()?,
+                shared: ViommuShared::new()?,
             },
             GFP_KERNEL_ACCOUNT,
         )?;

@@ -8,6 +8,15 @@
 //! `xa_alloc()` into an `XA_FLAGS_ALLOC1` array hands them out, so a
 //! cookie is reused once its group is answered.
 //!
+//! A reader files a group before it copies the group's records out, with
+//! no lock held, so that an automatic answer (detach, replace, unbind) finds
+//! it meanwhile; until the copy is known to be done ([`Delivered::confirm`])
+//! the group is in flight: its cookie is unknown to [`Delivered::take`], as
+//! user space has not been given it, and a failed copy takes it back
+//! ([`Delivered::unfile`]) if nothing answered it in the meantime. Readers
+//! are serialised, so at most one group is in flight, and its cookie cannot
+//! be handed out again before the reader is back.
+//!
 //! The tree's nodes are recycled: a node freed by an answer is kept (up to
 //! [`SPARE_NODES`]) for the next group delivered, so a steady stream of
 //! read/answer pairs allocates nothing per group.
@@ -35,6 +44,8 @@ pub(super) struct Delivered {
     groups: RBTree<u32, Option<IopfGroup>>,
     /// Nodes of answered groups, for the next ones delivered.
     spare: KVec<Node>,
+    /// The cookie of the group a reader is copying out, if any.
+    in_flight: Option<u32>,
 }
 
 /// A cookie and the memory to file a group under it, taken before the
@@ -58,6 +69,7 @@ impl Delivered {
             cookies: IdPool::with_capacity(64, GFP_KERNEL_ACCOUNT)?,
             groups: RBTree::new(),
             spare: KVec::with_capacity(SPARE_NODES, GFP_KERNEL_ACCOUNT)?,
+            in_flight: None,
         })
     }
 
@@ -97,16 +109,45 @@ impl Delivered {
         recycle(&mut self.spare, slot.node);
     }
 
-    /// Files `group` under the slot's cookie.
-    pub(super) fn file(&mut self, slot: Slot, group: IopfGroup) {
+    /// Files `group` under the slot's cookie, in flight until
+    /// [`Self::confirm`] or [`Self::unfile`]; returns the cookie.
+    pub(super) fn file(&mut self, slot: Slot, group: IopfGroup) -> u32 {
         // The cookie was free, so this replaces nothing.
         self.groups
             .insert(slot.node.into_node(slot.cookie, Some(group)));
         GROUPS_DELIVERED.inc();
+        self.in_flight = Some(slot.cookie);
+        slot.cookie
+    }
+
+    /// The in-flight group's records reached user space: its cookie is
+    /// user space's now (if the group was not answered meanwhile).
+    pub(super) fn confirm(&mut self, cookie: u32) {
+        debug_assert_eq!(self.in_flight, Some(cookie));
+        self.in_flight = None;
+    }
+
+    /// The in-flight group's records did not reach user space: takes it
+    /// back, unless it was answered meanwhile (then `None`).
+    pub(super) fn unfile(&mut self, cookie: u32) -> Option<IopfGroup> {
+        debug_assert_eq!(self.in_flight, Some(cookie));
+        self.in_flight = None;
+        // Nothing filed a group under the cookie since: only readers file,
+        // and the one that filed it is the one here.
+        self.remove(cookie)
+    }
+
+    /// Takes the group user space knows by `cookie`, freeing the cookie; an
+    /// in-flight group is not known by its cookie yet.
+    pub(super) fn take(&mut self, cookie: u32) -> Option<IopfGroup> {
+        if self.in_flight == Some(cookie) {
+            return None;
+        }
+        self.remove(cookie)
     }
 
     /// Takes the group filed under `cookie`, freeing the cookie.
-    pub(super) fn take(&mut self, cookie: u32) -> Option<IopfGroup> {
+    fn remove(&mut self, cookie: u32) -> Option<IopfGroup> {
         let mut entry = self.groups.find_mut(&cookie)?;
         let group = entry.get_mut().take();
         let node = entry.remove_node().into_reservation();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The fault queue's file descriptor: `read()` delivers fault groups,
-//! `write()` answers them, `poll()` tells when there is something to read.
+//! The fault queue's file descriptor (an [`crate::eventq`] fd): `read()`
+//! delivers fault groups, `write()` answers them; `poll()` is the event
+//! queue's.
 //!
 //! The rules (and errnos) are upstream's:
 //! - Both directions move whole records; a count that is not a multiple of
@@ -19,17 +20,14 @@
 use core::mem::size_of;
 use kernel::{
     bindings,
-    fs::File,
     prelude::*,
-    sync::{aref::ARef, poll::PollTable},
+    transmute::AsBytes,
     uaccess::{UserPtr, UserSlice},
 };
 
-use super::Fault;
+use super::{Fault, Stats};
 use crate::{
     device::AttachHandle,
-    object::ObjectRef,
-    sys::anon_file::{self, AnonFile},
     uapi::{self, iommu_hwpt_page_response, iommu_hwpt_pgfault},
 };
 
@@ -56,34 +54,6 @@ const _: () = assert!(
 const RECORD_FLAGS: u32 =
     uapi::IOMMU_PGFAULT_FLAGS_PASID_VALID | uapi::IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 
-/// What the fd owns: a user of the fault object, and the iommufd file it
-/// was made on, which stays open (with all its objects) while this does.
-pub(super) struct FaultFile {
-    fault: ObjectRef<Fault>,
-    _ctx_file: ARef<File>,
-}
-
-impl FaultFile {
-    /// The fd's file, named as upstream's.
-    pub(super) fn create(fault: ObjectRef<Fault>, ctx_file: ARef<File>) -> Result<ARef<File>> {
-        let data = KBox::new(
-            Self {
-                fault,
-                _ctx_file: ctx_file,
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        anon_file::create(c"[iommufd-pgfault]", data)
-    }
-}
-
-impl Drop for FaultFile {
-    /// The last close: nobody can answer what is pending any more.
-    fn drop(&mut self) {
-        self.fault.close();
-    }
-}
-
 /// The record of one page request of a group delivered under `cookie`.
 fn record(
     prm: &bindings::iommu_fault_page_request,
@@ -104,32 +74,68 @@ fn record(
     }
 }
 
-impl AnonFile for FaultFile {
-    fn read(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
+/// How many records a reader has room for before its first group asks for
+/// more: the size of most groups.
+const RECORDS_AT_FIRST: usize = 16;
+
+/// How many responses a writer reads in before it applies them: at most
+/// this much memory (4 KiB) per write, however long.
+const RESPONSES_PER_BATCH: usize = 512;
+
+impl Fault {
+    /// `read()` of the fd.
+    ///
+    /// Each group is taken from the queue and filed under its cookie with
+    /// `delivered` held, and its records are composed into a kernel buffer
+    /// there; the copy to user space is made with no lock held, so that an
+    /// automatic answer of the group (its attachment ending) meanwhile does
+    /// not wait for a stalled user page. See [`super::delivered`] for the
+    /// group in flight.
+    pub(super) fn read_groups(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
         if pos != 0 || len % RECORD != 0 {
             return Err(ESPIPE);
         }
-        let fault = &*self.fault;
-        let mut delivered = fault.delivered.lock();
+        let fault = self;
+        // Readers one at a time: a failed group goes back first, and its
+        // cookie is not handed out meanwhile.
+        let _reader = fault.reader.lock();
+        let mut records = KVec::<iommu_hwpt_pgfault>::with_capacity(
+            RECORDS_AT_FIRST.min(len / RECORD),
+            GFP_KERNEL_ACCOUNT,
+        )?;
         let mut done = 0;
         let mut result = Ok(());
         loop {
+            let mut delivered = fault.delivered.lock();
             // (Not `while let`: the guard would live through the body.)
-            let next = fault.pending.lock().groups.pop_front();
+            let next = fault.queue.lock().groups.pop_front();
             let Some(group) = next else { break };
             // The group goes back first unless it is delivered whole.
-            let size = group.fault_count() * RECORD;
+            let count = group.fault_count();
+            let size = count * RECORD;
             if size > len - done {
-                fault.pending.lock().groups.push_front(group);
+                fault.queue.lock().groups.push_front(group);
                 if done == 0 {
                     result = Err(EINVAL);
                 }
                 break;
             }
+            if count > records.capacity() {
+                // Room for its records is made without the lock (bounded
+                // by `len`, which they fit in); then the first group again.
+                fault.queue.lock().groups.push_front(group);
+                drop(delivered);
+                records.clear();
+                if let Err(e) = records.reserve(count, GFP_KERNEL_ACCOUNT) {
+                    result = Err(e.into());
+                    break;
+                }
+                continue;
+            }
             let slot = match delivered.reserve() {
                 Ok(slot) => slot,
                 Err(e) => {
-                    fault.pending.lock().groups.push_front(group);
+                    fault.queue.lock().groups.push_front(group);
                     result = Err(e);
                     break;
                 }
@@ -138,67 +144,108 @@ impl AnonFile for FaultFile {
             // its drop runs `Fault::answer_handle` first.
             // SAFETY: and that waits for the `delivered` lock we hold.
             let dev_id = unsafe { AttachHandle::from_core(group.attach_handle()) }.dev_id();
-            let mut writer = UserSlice::new(buf.wrapping_byte_add(done), size).writer();
-            let copied =
-                group.for_each_request(|prm| writer.write(&record(prm, dev_id, slot.cookie())));
-            if let Err(e) = copied {
+            records.clear();
+            // Within the capacity checked above.
+            let composed = group.for_each_request(|prm| {
+                records
+                    .push_within_capacity(record(prm, dev_id, slot.cookie()))
+                    .map_err(|_| ENOMEM)
+            });
+            if let Err(e) = composed {
                 delivered.cancel(slot);
-                fault.pending.lock().groups.push_front(group);
+                fault.queue.lock().groups.push_front(group);
                 result = Err(e);
                 break;
             }
-            delivered.file(slot, group);
+            // From here the group may be answered for user space while its
+            // records are copied; the records are ours.
+            let cookie = delivered.file(slot, group);
+            drop(delivered);
+            let copied = UserSlice::new(buf.wrapping_byte_add(done), size)
+                .writer()
+                .write_slice(records.as_bytes());
+            let mut delivered = fault.delivered.lock();
+            if let Err(e) = copied {
+                // Back first, unless it was answered meanwhile.
+                if let Some(group) = delivered.unfile(cookie) {
+                    fault.queue.lock().groups.push_front(group);
+                }
+                result = Err(e);
+                break;
+            }
+            delivered.confirm(cookie);
+            drop(delivered);
+            Stats::inc(&fault.stats.delivered);
             done += size;
         }
-        drop(delivered);
         match result {
             Err(e) if done == 0 => Err(e),
             _ => Ok(done),
         }
     }
 
-    fn write(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
+    /// `write()` of the fd.
+    ///
+    /// The responses are read from user space into a kernel buffer, a batch
+    /// at a time, with no lock held; each batch is then applied with
+    /// `delivered` held, in order, as if read one by one.
+    pub(super) fn write_responses(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
         if pos != 0 || len % RESPONSE != 0 {
             return Err(ESPIPE);
         }
+        let mut responses = KVec::<iommu_hwpt_page_response>::with_capacity(
+            RESPONSES_PER_BATCH.min(len / RESPONSE),
+            GFP_KERNEL_ACCOUNT,
+        )?;
         let mut reader = UserSlice::new(buf, len).reader();
-        let mut delivered = self.fault.delivered.lock();
         let mut done = 0;
         let mut result = Ok(());
-        while done < len {
-            let response = match reader.read::<iommu_hwpt_page_response>() {
-                Ok(response) => response,
-                Err(e) => {
-                    result = Err(e);
+        while done < len && result.is_ok() {
+            let batch = RESPONSES_PER_BATCH.min((len - done) / RESPONSE);
+            // The first response that cannot be read ends the write, after
+            // those before it are applied.
+            let mut read = Ok(());
+            responses.clear();
+            while responses.len() < batch {
+                match reader.read::<iommu_hwpt_page_response>() {
+                    // Within the capacity: `batch` is at most that.
+                    Ok(response) => {
+                        if responses.push_within_capacity(response).is_err() {
+                            read = Err(ENOMEM);
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        read = Err(e);
+                        break;
+                    }
+                }
+            }
+            let mut delivered = self.delivered.lock();
+            for response in responses.iter() {
+                if response.code != uapi::IOMMUFD_PAGE_RESP_SUCCESS
+                    && response.code != uapi::IOMMUFD_PAGE_RESP_INVALID
+                {
+                    result = Err(EINVAL);
                     break;
                 }
-            };
-            if response.code != uapi::IOMMUFD_PAGE_RESP_SUCCESS
-                && response.code != uapi::IOMMUFD_PAGE_RESP_INVALID
-            {
-                result = Err(EINVAL);
-                break;
+                // Unknown, answered already, or not given to user space yet.
+                let Some(group) = delivered.take(response.cookie) else {
+                    result = Err(EINVAL);
+                    break;
+                };
+                group.respond(response.code);
+                self.answered(true);
+                done += RESPONSE;
             }
-            let Some(group) = delivered.take(response.cookie) else {
-                result = Err(EINVAL);
-                break;
-            };
-            group.respond(response.code);
-            done += RESPONSE;
+            drop(delivered);
+            if result.is_ok() {
+                result = read;
+            }
         }
-        drop(delivered);
         match result {
             Err(e) if done == 0 => Err(e),
             _ => Ok(done),
         }
-    }
-
-    fn poll(&self, file: &File, table: PollTable<'_>) -> u32 {
-        table.register_wait(file, &self.fault.readable);
-        let mut events = bindings::POLLOUT;
-        if !self.fault.pending.lock().groups.is_empty() {
-            events |= bindings::POLLIN | bindings::POLLRDNORM;
-        }
-        events
     }
 }

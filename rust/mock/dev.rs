@@ -15,13 +15,17 @@ use kernel::{
     prelude::*,
     sync::{
         atomic::{Acquire, Atomic, Relaxed, Release},
-        Mutex,
+        Arc, Mutex,
     },
+    transmute::AsBytes,
     types::Opaque,
 };
 
 use super::{ops::CTable, MockIommu};
-use crate::{sys::iommu as sys, uapi};
+use crate::{
+    sys::{iommu as sys, viommu::VirtualDevices},
+    uapi,
+};
 
 /// Device flags user space may ask for (`MOCK_FLAGS_DEVICE_*`).
 const VALID_FLAGS: u32 = uapi::MOCK_FLAGS_DEVICE_NO_DIRTY | uapi::MOCK_FLAGS_DEVICE_PASID;
@@ -74,6 +78,12 @@ static DEV_TYPE: CTable<bindings::device_type> = CTable::new(bindings::device_ty
 });
 
 /// A mock device.
+///
+/// # Invariants
+///
+/// - `dev` is a `struct device` of type [`DEV_TYPE`] on the mock IOMMU's
+///   bus, and every device of that type is the `dev` of a pinned, boxed
+///   `MockDev` ([`release`] frees it): `container_of` is valid for it.
 #[pin_data]
 pub(crate) struct MockDev {
     dev: Opaque<bindings::device>,
@@ -85,6 +95,12 @@ pub(crate) struct MockDev {
     /// The domain attached to the RID (no PASID): the one to count out of
     /// IOPF users when the next attach replaces it.
     domain: Atomic<*mut bindings::iommu_domain>,
+    /// The vIOMMU of the nested domain attached to the RID, if it has one,
+    /// and the device's virtual id there when attached: where
+    /// [`Self::report_vevent`] reports. Set by `attach_dev`, under the
+    /// core's group mutex; taken on its own otherwise.
+    #[pin]
+    viommu: Mutex<Option<(Arc<dyn VirtualDevices>, u64)>>,
     /// Fakes a failure of the next PASID 1024 attach (see `ops`).
     pub(crate) pasid_1024_fake_error: Atomic<bool>,
     /// Device cache entries, as upstream's selftest models them.
@@ -128,7 +144,8 @@ impl MockDev {
         // SAFETY: `dev` is live; mock devices are recognised by their
         // device type.
         let is_mock = core::ptr::eq(unsafe { (*dev).type_ }, DEV_TYPE.get());
-        // SAFETY: then it is embedded in a live `MockDev`.
+        // SAFETY: then, by the type invariant, it is the `dev` of a live
+        // `MockDev`.
         is_mock.then(|| unsafe { &*Self::container_of(dev) })
     }
 
@@ -202,6 +219,33 @@ impl MockDev {
         }
     }
 
+    /// Notes the vIOMMU (and virtual id) the RID is now attached through:
+    /// `None` for a domain of no vIOMMU.
+    pub(crate) fn set_viommu(&self, viommu: Option<(Arc<dyn VirtualDevices>, u64)>) {
+        let old = core::mem::replace(&mut *self.viommu.lock(), viommu);
+        // Its last reference may go after the lock.
+        drop(old);
+    }
+
+    /// Has the device's vIOMMU report an event about it, as upstream's
+    /// mock does for `IOMMU_TEST_OP_TRIGGER_VEVENT`: an
+    /// `iommu_viommu_event_selftest` with its virtual id, to the vEVENTQ
+    /// of type `IOMMU_VEVENTQ_TYPE_SELFTEST`. `ENOENT` unless the RID is
+    /// attached to a nested domain of a vIOMMU, or with virtual id 0 (as
+    /// upstream, which tells "none" by 0); `EOPNOTSUPP` if the vIOMMU has no
+    /// such vEVENTQ.
+    pub(crate) fn report_vevent(&self) -> Result {
+        let target = self.viommu.lock().clone();
+        let Some((viommu, virt_id)) = target.filter(|(_, id)| *id != 0) else {
+            return Err(ENOENT);
+        };
+        let event = uapi::iommu_viommu_event_selftest {
+            // The record's field is 32 bits wide, as upstream's.
+            virt_id: virt_id as u32,
+        };
+        viommu.report_event(uapi::IOMMU_VEVENTQ_TYPE_SELFTEST, event.as_bytes())
+    }
+
     /// Notes a page response the IOMMU core passed to the device.
     pub(crate) fn record_response(&self, pasid: u32, grpid: u32, code: u32) {
         self.responses_total.fetch_add(1, Relaxed);
@@ -270,6 +314,7 @@ impl MockDevRegistration {
                 dev: Opaque::zeroed(),
                 flags,
                 iopf_users <- new_mutex!(0),
+                viommu <- new_mutex!(None),
                 domain: Atomic::new(core::ptr::null_mut()),
                 pasid_1024_fake_error: Atomic::new(false),
                 cache,

@@ -34,6 +34,13 @@ pub(crate) const PASID_WIDTH: u32 = crate::uapi::MOCK_PASID_WIDTH;
 
 /// The registered mock IOMMU. Lives in the module; pinned because the core
 /// links the bus, the notifier block and the `iommu_device` into its lists.
+///
+/// # Invariants
+///
+/// Once `new` has succeeded and until drop: `bus` is registered and `iommu`
+/// registered on it with the mock ops, `nb` is the bus notifier the core
+/// holds, and `iopf_queue` is a live queue the core owns; every one of
+/// them is embedded here, so the core's pointers to them are ours.
 #[pin_data(PinnedDrop)]
 pub(crate) struct MockIommu {
     #[pin]

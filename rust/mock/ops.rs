@@ -289,6 +289,7 @@ unsafe extern "C" fn attach_dev(
     if dirty_ops && mdev.flags() & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0 {
         return EINVAL.to_errno();
     }
+    let mut viommu = None;
     // SAFETY: as above.
     if unsafe { (*domain).ops } == &raw const NESTED_OPS {
         // SAFETY: domains with these ops are `MockNested`s.
@@ -296,14 +297,17 @@ unsafe extern "C" fn attach_dev(
         // A nested domain of a vIOMMU translates for the devices the
         // vIOMMU knows (those with a vDEVICE there).
         if let Some(ids) = &nested.viommu_ids {
-            if !ids.contains(dev) {
+            let Some(virt_id) = ids.virt_id_of(dev) else {
                 return ENOENT.to_errno();
-            }
+            };
+            viommu = Some((ids.clone(), virt_id));
         }
     }
     if let Err(e) = mdev.enable_iopf(domain) {
         return e.to_errno();
     }
+    // Events are reported through the vIOMMU of the domain attached now.
+    mdev.set_viommu(viommu);
     let old = mdev.set_domain(domain);
     mdev.disable_iopf(old);
     0

@@ -10,6 +10,7 @@ use kernel::{
     bindings,
     fs::File,
     prelude::*,
+    seq_file::SeqFile,
     sync::{aref::ARef, poll::PollTable},
     uaccess::UserPtr,
 };
@@ -33,13 +34,23 @@ extern "C" {
 /// The operations of an anonymous file. The file owns one `Self`, dropped
 /// when the file is released (its last reference goes).
 pub(crate) trait AnonFile: Sized + Send + Sync {
+    /// Whether the file has a `write` operation. Without one the VFS fails
+    /// every `write()` with `EINVAL` before calling anything.
+    const WRITABLE: bool = true;
+    /// Whether the file has a `show_fdinfo` operation.
+    const HAS_FDINFO: bool = false;
+
     /// `read()` of `len` bytes into `buf` at file position `pos`.
     fn read(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize>;
-    /// `write()` of `len` bytes from `buf` at file position `pos`.
+    /// `write()` of `len` bytes from `buf` at file position `pos`; called
+    /// only if [`Self::WRITABLE`].
     fn write(&self, buf: UserPtr, len: usize, pos: i64) -> Result<usize>;
     /// `poll()`: registers `table` on what wakes pollers, returns the
     /// `EPOLL*` events ready now.
     fn poll(&self, file: &File, table: PollTable<'_>) -> u32;
+    /// Adds lines to `/proc/<pid>/fdinfo/<fd>`; called only if
+    /// [`Self::HAS_FDINFO`].
+    fn show_fdinfo(&self, _m: &SeqFile) {}
 }
 
 /// Creates an anonymous file named `name` (`O_RDWR`) that owns `data`.
@@ -72,9 +83,14 @@ impl<T: AnonFile> Ops<T> {
     const FOPS: bindings::file_operations = bindings::file_operations {
         owner: this_module(),
         read: Some(Self::read),
-        write: Some(Self::write),
+        write: if T::WRITABLE { Some(Self::write) } else { None },
         poll: Some(Self::poll),
         release: Some(Self::release),
+        show_fdinfo: if T::HAS_FDINFO {
+            Some(Self::show_fdinfo)
+        } else {
+            None
+        },
         ..pin_init::zeroed()
     };
     const TABLE: &'static bindings::file_operations = &Self::FOPS;
@@ -146,6 +162,18 @@ impl<T: AnonFile> Ops<T> {
             )
         };
         data.poll(file_ref, table)
+    }
+
+    /// # Safety
+    ///
+    /// Only the VFS calls this (procfs, for `/proc/<pid>/fdinfo/<fd>`), on
+    /// files of ours, with a `seq_file` it owns for the call.
+    unsafe extern "C" fn show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
+        // SAFETY: a live file of ours (procfs holds a reference for the
+        // call); the `seq_file` is valid and used by this thread alone
+        // until we return.
+        let (data, m) = unsafe { (Self::data(file), SeqFile::from_raw(m)) };
+        data.show_fdinfo(m);
     }
 
     /// # Safety

@@ -36,21 +36,21 @@ extern "C" {
         dev: *mut bindings::device,
         iommu: *mut bindings::iommu_device,
     ) -> c_int;
-    fn iommu_attach_group_handle(
+    pub(super) fn iommu_attach_group_handle(
         domain: *mut bindings::iommu_domain,
         group: *mut bindings::iommu_group,
         handle: *mut bindings::iommu_attach_handle,
     ) -> c_int;
-    fn iommu_detach_group_handle(
+    pub(super) fn iommu_detach_group_handle(
         domain: *mut bindings::iommu_domain,
         group: *mut bindings::iommu_group,
     );
-    fn iommu_replace_group_handle(
+    pub(super) fn iommu_replace_group_handle(
         group: *mut bindings::iommu_group,
         new_domain: *mut bindings::iommu_domain,
         handle: *mut bindings::iommu_attach_handle,
     ) -> c_int;
-    fn iommu_replace_device_pasid(
+    pub(super) fn iommu_replace_device_pasid(
         domain: *mut bindings::iommu_domain,
         dev: *mut bindings::device,
         pasid: u32,
@@ -154,20 +154,6 @@ pub(crate) fn capable(dev: &Device, cap: bindings::iommu_cap) -> bool {
     unsafe { bindings::device_iommu_capable(raw_dev(dev), cap) }
 }
 
-/// Claims DMA ownership of `dev`'s group for `owner` (a cookie that tells
-/// owners apart): the group moves to the blocking domain and the DMA API
-/// may no longer be used on it.
-pub(crate) fn claim_dma_owner(dev: &Device, owner: *mut c_void) -> Result {
-    // SAFETY: `dev` is a live device; the core only compares `owner`.
-    to_result(unsafe { bindings::iommu_device_claim_dma_owner(raw_dev(dev), owner) })
-}
-
-/// Undoes a successful [`claim_dma_owner`].
-pub(crate) fn release_dma_owner(dev: &Device) {
-    // SAFETY: `dev` is a live device whose group we own.
-    unsafe { bindings::iommu_device_release_dma_owner(raw_dev(dev)) }
-}
-
 /// Reports a fault as an IOMMU driver's interrupt handler would.
 pub(crate) fn report_device_fault(dev: &Device, evt: &mut bindings::iopf_fault) -> Result {
     // SAFETY: `dev` is a live device, `evt` a valid event the core copies.
@@ -248,14 +234,14 @@ unsafe impl Sync for Group {}
 
 impl Group {
     /// The group of `dev`: `ENODEV` if no IOMMU driver probed it.
-    pub(crate) fn of(dev: &Device) -> Result<Self> {
+    pub(super) fn of(dev: &Device) -> Result<Self> {
         // SAFETY: `dev` is a live device.
         let group = unsafe { bindings::iommu_group_get(raw_dev(dev)) };
         // INVARIANT: a non-NULL result is a reference we own.
         NonNull::new(group).map(Self).ok_or(ENODEV)
     }
 
-    fn as_ptr(&self) -> *mut bindings::iommu_group {
+    pub(super) fn as_ptr(&self) -> *mut bindings::iommu_group {
         self.0.as_ptr()
     }
 
@@ -264,10 +250,11 @@ impl Group {
     ///
     /// # Safety
     ///
-    /// The caller must hold the lock that serialises every [`attach`] and
-    /// [`detach`] on this group, so the handle the core returns is not
-    /// freed while it is read.
-    pub(crate) unsafe fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
+    /// Nothing may attach, replace or detach a handle on this group until
+    /// this returns (`super::attach::Attachments` holds `&self` as the
+    /// witness), so the handle the core returns is not freed while it is
+    /// read.
+    pub(super) unsafe fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
         // SAFETY: by the type invariant we hold a group reference; the
         // result is a handle or an ERR_PTR.
         let handle = unsafe { iommu_attach_handle_get(self.as_ptr(), pasid, 0) };
@@ -517,56 +504,5 @@ impl Drop for Domain {
         // SAFETY: by the type invariant we own the domain and it is
         // attached nowhere.
         unsafe { bindings::iommu_domain_free(self.as_ptr()) }
-    }
-}
-
-/// Attaches `domain` to `pasid` of `dev` (the whole group for
-/// `IOMMU_NO_PASID`) through `handle`, or replaces what is attached there
-/// when `replace` is set.
-///
-/// # Safety
-///
-/// `handle` must stay valid and unmoved until the attachment is replaced or
-/// detached, and `domain` must stay alive as long.
-pub(crate) unsafe fn attach(
-    domain: &Domain,
-    dev: &Device,
-    group: &Group,
-    pasid: u32,
-    handle: *mut bindings::iommu_attach_handle,
-    replace: bool,
-) -> Result {
-    let d = domain.as_ptr();
-    let g = group.as_ptr();
-    // SAFETY: live domain, device and group; the caller keeps `handle` and
-    // `domain` alive for the attachment.
-    to_result(unsafe {
-        match (pasid == bindings::IOMMU_NO_PASID, replace) {
-            (true, false) => iommu_attach_group_handle(d, g, handle),
-            (true, true) => iommu_replace_group_handle(g, d, handle),
-            (false, false) => bindings::iommu_attach_device_pasid(d, raw_dev(dev), pasid, handle),
-            (false, true) => iommu_replace_device_pasid(d, raw_dev(dev), pasid, handle),
-        }
-    })
-}
-
-/// Detaches `domain` from `pasid` of `dev`. Afterwards its handle may be
-/// freed.
-///
-/// # Safety
-///
-/// [`attach`] (or a replace) must have put `domain` at `pasid` of `dev`
-/// (in `group`) through a handle, and nothing may have detached or
-/// replaced it since: otherwise the core keeps a handle the caller then
-/// frees.
-pub(crate) unsafe fn detach(domain: &Domain, dev: &Device, group: &Group, pasid: u32) {
-    // SAFETY: live domain, device and group; attached at `pasid` (the
-    // contract).
-    unsafe {
-        if pasid == bindings::IOMMU_NO_PASID {
-            iommu_detach_group_handle(domain.as_ptr(), group.as_ptr());
-        } else {
-            bindings::iommu_detach_device_pasid(domain.as_ptr(), raw_dev(dev), pasid);
-        }
     }
 }

@@ -11,6 +11,7 @@ use kernel::{
 };
 
 pub(crate) mod anon_file;
+pub(crate) mod attach;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
 pub(crate) mod pages;
@@ -35,6 +36,10 @@ extern "C" {
     /// Defined in helpers.c: the `devname` module parameter's buffer.
     fn rust_iommufd_devname() -> *const c_char;
 
+    /// Defined in helpers.c: the `fault_queue_depth` module parameter,
+    /// read once (`READ_ONCE()`).
+    fn rust_iommufd_fault_queue_depth() -> c_uint;
+
     /// fs/namei.c; not in `kernel::bindings` (linux/namei.h is not bound).
     /// `path` is a `struct path *`, passed untyped: `improper_ctypes` walks
     /// into the structures behind it and trips on zero-sized debug fields.
@@ -49,6 +54,15 @@ pub(crate) fn devname() -> &'static CStr {
     // SAFETY: a NUL-terminated static buffer (module_param_string always
     // terminates it), unchanging for the module's life: 'static is sound.
     unsafe { CStr::from_char_ptr(rust_iommufd_devname()) }
+}
+
+/// The `fault_queue_depth` module parameter now: how many groups a new
+/// fault queue may hold unanswered (0: no limit). Writable through sysfs,
+/// so two calls may differ.
+pub(crate) fn fault_queue_depth() -> u32 {
+    // SAFETY: no preconditions; the helper reads the parameter with
+    // READ_ONCE(), so a concurrent sysfs write is no data race.
+    unsafe { rust_iommufd_fault_queue_depth() }
 }
 
 /// Whether a misc device of this name already exists.

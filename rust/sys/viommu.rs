@@ -12,11 +12,21 @@ use kernel::{bindings, device::Device, prelude::*, sync::Arc, uaccess::UserPtr};
 
 use super::iommu::{Domain, UserData};
 
-/// A vIOMMU's devices by virtual id, as its driver consults them.
+/// A vIOMMU as its driver sees it: its devices by virtual id, and where
+/// it reports events (upstream's `iommufd_viommu_get_vdev_id()`,
+/// `iommufd_viommu_find_dev()` and `iommufd_viommu_report_event()`).
 pub(crate) trait VirtualDevices: Send + Sync {
-    /// Whether the device whose core `struct device` is `dev` has a
-    /// virtual id here.
-    fn contains(&self, dev: *const bindings::device) -> bool;
+    /// The virtual id of the device whose core `struct device` is `dev`,
+    /// if it has one here.
+    fn virt_id_of(&self, dev: *const bindings::device) -> Option<u64>;
+
+    /// Reports an event of `event_type` (`IOMMU_VEVENTQ_TYPE_*`) whose
+    /// type-specific record is `data` (not empty) to the vIOMMU's vEVENTQ
+    /// of that type: `EOPNOTSUPP` if it has none; `ENOMEM` if the event
+    /// could not be kept, which the queue records as lost. May sleep;
+    /// takes the vIOMMU's queue locks, so the caller holds none of the
+    /// vIOMMU's.
+    fn report_event(&self, event_type: u32, data: &[u8]) -> Result;
 
     /// Runs `f` on the device with virtual id `id` while it keeps the id;
     /// `false` if no device has it.

@@ -26,7 +26,7 @@ limit=$((secs > 0 ? secs + 900 : 86400))
 # shellcheck disable=SC2086
 "$TESTENV_DIR/vm.sh" --timeout "$limit" --rwdir "$results" "$kdir" -- \
 	bash -c '"$@" > "$0/fuzz.out" 2>&1; echo $? > "$0/rc"; dmesg > "$0/dmesg.txt"' \
-	"$results" "$FUZZ_DIR/guest-fuzz.sh" "$kdir/drivers/iommu/iommufd/iommufd.ko" \
+	"$results" "$FUZZ_DIR/guest-fuzz.sh" --kmemleak "$kdir/drivers/iommu/iommufd/iommufd.ko" \
 	"$PROJECT_DIR/rust_iommufd.ko" -s "$seed" -n "$ops" -t "$secs" ${FUZZ_ARGS:-} >&2 || true
 cat "$results/fuzz.out" 2>/dev/null || die "the guest wrote no output; see $results"
 rc=$(cat "$results/rc" 2>/dev/null || echo 1)

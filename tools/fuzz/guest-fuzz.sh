@@ -7,8 +7,19 @@
 # Prints the fuzzer's output (TAP with --tap); exit status is the
 # fuzzer's, or 1 if the modules could not be loaded.
 #
-#   guest-fuzz.sh IOMMUFD_KO MODULE FUZZ_ARGS...
+# With --kmemleak (make fuzz), kmemleak's slate is cleared first and
+# scanned after the run, before the modules are unloaded: a leak is a kernel report too,
+# and kmemleak's periodic scans only print a count that the fuzzer's
+# /dev/kmsg watch cannot attribute. (make check scans on its own, after
+# every program, so it does not pass it.)
+#
+#   guest-fuzz.sh [--kmemleak] IOMMUFD_KO MODULE FUZZ_ARGS...
 set -u
+KMEMLEAK=
+if [ "${1:-}" = --kmemleak ]; then
+	KMEMLEAK=/sys/kernel/debug/kmemleak
+	shift
+fi
 IOMMUFD_KO=$1 MODULE=$2
 shift 2
 FUZZ=$(cd "$(dirname "$0")" && pwd)/iommufd_fuzz
@@ -22,10 +33,36 @@ fi
 c_was=0
 loaded iommufd && c_was=1
 
+if [ -n "$KMEMLEAK" ]; then
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	[ -w "$KMEMLEAK" ] || { echo "Bail out! kmemleak is not available"; exit 1; }
+	echo scan > "$KMEMLEAK"
+	echo clear > "$KMEMLEAK"
+fi
+
 rc=0
 if { ((c_was)) || insmod "$IOMMUFD_KO"; } &&
 	insmod "$MODULE" devname=iommu-rust; then
 	"$FUZZ" "$@" || rc=$?
+	if [ -n "$KMEMLEAK" ]; then
+		# Before the modules go, so that the stacks name their functions.
+		# Objects are reported once unreferenced for 5 s, after two scans.
+		sleep 6
+		echo scan > "$KMEMLEAK"
+		echo scan > "$KMEMLEAK"
+		leaks=$(cat "$KMEMLEAK")
+		if [ -n "$leaks" ]; then
+			side=unknown
+			grep -qF '[rust_iommufd]' <<< "$leaks" && side=rust_iommufd
+			grep -qF '[iommufd]' <<< "$leaks" &&
+				side=$([ "$side" = unknown ] && echo "C iommufd" || echo "both or unknown")
+			echo "# KERNEL REPORT (kmemleak, $side side, by the modules its stacks name) after the run:"
+			sed 's/^/#   /' <<< "$leaks"
+			rc=1
+		else
+			echo "# kmemleak: no unreferenced objects after the run"
+		fi
+	fi
 else
 	echo "Bail out! could not load iommufd.ko and rust_iommufd.ko devname=iommu-rust"
 	rc=1

@@ -299,7 +299,7 @@ static int kmsg_fd = -1;
 static const char *const splat_pat[] = {
 	"BUG:", "WARNING:", "KASAN", "UBSAN", "lockdep", "possible circular",
 	"possible recursive", "inconsistent lock", "sleeping function called",
-	"unreferenced object", "general protection", "Oops", "Call Trace",
+	"unreferenced object", "suspected memory leak", "general protection", "Oops", "Call Trace",
 	"refcount_t:", "Kernel panic", "INFO: task", NULL
 };
 static char splat_text[16384];
@@ -1857,8 +1857,7 @@ static const uint8_t missing_ioctl[] = {
 	IOMMUFD_CMD_VFIO_IOAS,
 	IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP,
 	IOMMUFD_CMD_IOAS_MAP_FILE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS,
-	IOMMUFD_CMD_VEVENTQ_ALLOC, IOMMUFD_CMD_HW_QUEUE_ALLOC,
-	IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA,
+	IOMMUFD_CMD_HW_QUEUE_ALLOC, IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA,
 };
 
 static bool is_missing(uint32_t nr)
@@ -2140,10 +2139,9 @@ static void gen(struct op *o)
 	case OP_TESTOP_MISSING: {
 		static const uint32_t ops[] = {
 			IOMMU_TEST_OP_CREATE_ACCESS, IOMMU_TEST_OP_DIRTY,
-			IOMMU_TEST_OP_TRIGGER_VEVENT,
 		};
 
-		o->v[0] = ops[rnd(3)];
+		o->v[0] = ops[rnd(sizeof(ops) / sizeof(ops[0]))];
 		o->r[0] = R_BOGUS;
 		break;
 	}

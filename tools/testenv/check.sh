@@ -52,9 +52,8 @@ vm_status=0
 	"$kdir/drivers/iommu/iommufd/iommufd.ko" "$selftests" "$upstream" "$run_c" ||
 	vm_status=$?
 vm_seconds=$(($(date +%s) - vm_start))
-if ((run_c)) && [ -n "$upstream" ] && c_compat_complete "$results/compat"; then
-	mkdir -p "$c_cache"
-	cp "$results/compat"/C.* "$c_cache/"
+if ((run_c)) && [ -n "$upstream" ]; then
+	c_compat_store "$results/compat" "$c_cache"
 fi
 
 # Upstream's selftests, C and ours side by side; the IOPF cases gate.

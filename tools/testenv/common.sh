@@ -92,6 +92,14 @@ c_compat_complete() {
 	done
 }
 
+# Keeps C's results of a complete run in OUTDIR as the cached ones.
+#   c_compat_store OUTDIR CACHE
+c_compat_store() {
+	c_compat_complete "$1" || return 0
+	mkdir -p "$2"
+	cp "$1"/C.* "$2/"
+}
+
 # virtme-ng's init mounts fresh tmpfs over these in the guest (see its
 # virtme-init), so a checkout or cache below one of them is not there for
 # the tests: vm.sh refuses such a path up front instead of failing in the

@@ -20,11 +20,7 @@ mkdir -p "$results/compat"
 	"$results/compat" "$kdir/drivers/iommu/iommufd/iommufd.ko" \
 	"$PROJECT_DIR/rust_iommufd.ko" "$TESTENV_DIR" "$upstream" || true
 # make check reuses a complete C run (check.sh); this one is the newest.
-if c_compat_complete "$results/compat"; then
-	c_cache=$(c_compat_cache "$kdir" "$upstream")
-	mkdir -p "$c_cache"
-	cp "$results/compat"/C.* "$c_cache/"
-fi
+c_compat_store "$results/compat" "$(c_compat_cache "$kdir" "$upstream")"
 "$TESTENV_DIR/compat-table.sh" "$results/compat" "$results/upstream_compat.tap"
 log "raw outputs in $results/compat"
 exec "$TESTENV_DIR/tap-summary.sh" "$results/upstream_compat.tap"

@@ -80,6 +80,7 @@ run_tap iommufd_core 60 ./iommufd_core
 run_tap iommufd_mock 180 ./iommufd_mock
 run_tap iommufd_fault 120 ./iommufd_fault
 run_tap iommufd_ioas 120 ./iommufd_ioas
+run_tap iommufd_veventq 60 ./iommufd_veventq
 run_tap iommufd_hostile 60 ./iommufd_hostile
 run_tap iommufd_fail_inject 120 ./iommufd_fail_inject
 run_tap iommufd_stress 240 ./iommufd_stress

@@ -655,4 +655,76 @@ struct iommu_vdevice_alloc {
 };
 #define IOMMU_VDEVICE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)
 
+/**
+ * enum iommu_veventq_flag - flags of struct iommufd_vevent_header
+ * @IOMMU_VEVENTQ_FLAG_LOST_EVENTS: events were dropped after the one before
+ *                                  this header; no data follows it
+ */
+enum iommu_veventq_flag {
+	IOMMU_VEVENTQ_FLAG_LOST_EVENTS = (1U << 0),
+};
+
+/**
+ * struct iommufd_vevent_header - what precedes each event read() from a
+ *                                vEVENTQ fd
+ * @flags: 0, or IOMMU_VEVENTQ_FLAG_LOST_EVENTS
+ * @sequence: the event's number in its queue, from 0 to INT_MAX and then 0
+ *            again
+ *
+ * A normal header is followed by the event's type-specific data. Numbers go
+ * up by one from one event to the next, so a jump of N means N - 1 events
+ * were lost on the way. When events are lost after the last one queued, the
+ * queue ends with a header flagged IOMMU_VEVENTQ_FLAG_LOST_EVENTS, carrying
+ * the number the next event would have had, and no data; the next event
+ * queued takes its place.
+ */
+struct iommufd_vevent_header {
+	__u32 flags;
+	__u32 sequence;
+};
+
+/**
+ * enum iommu_veventq_type - kind of virtual event queue
+ * @IOMMU_VEVENTQ_TYPE_DEFAULT: reserved
+ * @IOMMU_VEVENTQ_TYPE_ARM_SMMUV3: ARM SMMUv3 event records
+ * @IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV: NVIDIA Tegra241 CMDQV error interrupts
+ */
+enum iommu_veventq_type {
+	IOMMU_VEVENTQ_TYPE_DEFAULT = 0,
+	IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 = 1,
+	IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV = 2,
+};
+
+/**
+ * struct iommu_veventq_alloc - ioctl(IOMMU_VEVENTQ_ALLOC)
+ * @size: sizeof(struct iommu_veventq_alloc)
+ * @flags: must be 0, otherwise EOPNOTSUPP
+ * @viommu_id: id of the vIOMMU whose events the queue receives
+ * @type: one of enum iommu_veventq_type, or a driver-defined type; not
+ *        IOMMU_VEVENTQ_TYPE_DEFAULT (EOPNOTSUPP)
+ * @veventq_depth: how many events the queue holds before it loses them;
+ *                 from 1 to 2^19, otherwise EINVAL
+ * @out_veventq_id: id of the new vEVENTQ
+ * @out_veventq_fd: a new file descriptor (close-on-exec) of the queue
+ * @__reserved: must be 0, otherwise EOPNOTSUPP
+ *
+ * Creates a queue of the vIOMMU's events of one @type; a vIOMMU has at most
+ * one per type (EEXIST). User space read()s events from @out_veventq_fd,
+ * each a struct iommufd_vevent_header and the type's data, and polls it for
+ * new ones; the fd cannot be written. A read() returns whole events only
+ * (EINVAL if the first does not fit). The queue cannot be destroyed while
+ * the fd is open, nor the vIOMMU while the queue exists.
+ */
+struct iommu_veventq_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 viommu_id;
+	__u32 type;
+	__u32 veventq_depth;
+	__u32 out_veventq_id;
+	__u32 out_veventq_fd;
+	__u32 __reserved;
+};
+#define IOMMU_VEVENTQ_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VEVENTQ_ALLOC)
+
 #endif /* _UAPI_IOMMUFD_H */

@@ -14,6 +14,7 @@
 
 #include <linux/iommufd_test.h>
 
+#include "iommufd_counters.h"
 #include "iommufd_utils.h"
 
 /*
@@ -678,17 +679,9 @@ static int write_file(const char *dir, const char *name, const char *value)
 static long long read_number(const char *dir, const char *name)
 {
 	char path[512];
-	long long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	return file_number(path);
 }
 
 #define ACCOUNTED_OBJECTS 20000

@@ -27,20 +27,26 @@ static inline bool counters_available(void)
 	return access(COUNTERS_DIR "/objects", R_OK) == 0;
 }
 
-static inline long counter_read(const char *name)
+/* The number a sysfs or debugfs file holds, or -1. */
+static inline long long file_number(const char *path)
 {
-	char path[128];
-	long value = -1;
-	FILE *f;
+	long long value = -1;
+	FILE *f = fopen(path, "r");
 
-	snprintf(path, sizeof(path), COUNTERS_DIR "/%s", name);
-	f = fopen(path, "r");
 	if (!f)
 		return -1;
-	if (fscanf(f, "%ld", &value) != 1)
+	if (fscanf(f, "%lld", &value) != 1)
 		value = -1;
 	fclose(f);
 	return value;
+}
+
+static inline long counter_read(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), COUNTERS_DIR "/%s", name);
+	return file_number(path);
 }
 
 /* Reads all four; false if any could not be read. */

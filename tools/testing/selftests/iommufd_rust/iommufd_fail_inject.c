@@ -321,6 +321,49 @@ static int scenario_viommu(struct run *r, unsigned int nth)
 }
 
 /*
+ * A vEVENTQ on a vIOMMU: events past its depth (the lost-events header),
+ * read back, the queue destroyed. Its fd sits in fault_fd[1], so that the
+ * follow-up and run_close() close it whatever step stopped the run. A
+ * report that finds no memory fails with ENOMEM and records the loss.
+ */
+static int scenario_veventq(struct run *r, unsigned int nth)
+{
+	struct iommu_veventq_alloc cmd = {
+		.size = sizeof(cmd),
+		.type = IOMMU_VEVENTQ_TYPE_SELFTEST,
+		.veventq_depth = 2,
+	};
+	struct iommu_test_cmd trigger;
+	__u32 parent = 0, vdev = 0, nested = 0;
+	char buf[128];
+
+	STEP(r, setup_device(r, 1));
+	STEP(r, hwpt_alloc(r->fd, r->idev, r->ioas,
+			   IOMMU_HWPT_ALLOC_NEST_PARENT, &parent));
+	STEP(r, viommu_alloc(r->fd, r->idev, parent,
+			     IOMMU_VIOMMU_TYPE_SELFTEST, 0, NULL, 0,
+			     &cmd.viommu_id));
+	STEP(r, vdevice_alloc(r->fd, cmd.viommu_id, r->idev, 0x99, &vdev));
+	STEP(r, hwpt_alloc_nested(r->fd, r->idev, cmd.viommu_id, 0, 0,
+				  &nested));
+	STEP(r, mock_domain_replace(r->fd, r->stdev, nested, NULL));
+	test_cmd_init(&trigger, IOMMU_TEST_OP_TRIGGER_VEVENT, 0);
+	trigger.trigger_vevent.dev_id = r->idev;
+	fail_nth_arm(nth);
+	STEP(r, ioctl(r->fd, IOMMU_VEVENTQ_ALLOC, &cmd));
+	r->fault_fd[1] = cmd.out_veventq_fd;
+	for (int i = 0; i < 3; i++)
+		STEP(r, test_cmd(r->fd, &trigger));
+	STEP(r, read(r->fault_fd[1], buf, sizeof(buf)));
+	STEP(r, test_cmd(r->fd, &trigger));
+	STEP(r, close(r->fault_fd[1]));
+	r->fault_fd[1] = -1;
+	STEP(r, destroy(r->fd, cmd.out_veventq_id));
+	STEP(r, destroy(r->fd, vdev));
+	return 0;
+}
+
+/*
  * After a run, injection off: what is still open must work. Every fault
  * group triggered must reach the device exactly once once the queues are
  * closed, and new objects can be made and destroyed.
@@ -479,5 +522,6 @@ SCENARIO(deliver)
 SCENARIO(close_pending)
 SCENARIO(destroy)
 SCENARIO(viommu)
+SCENARIO(veventq)
 
 TEST_HARNESS_MAIN

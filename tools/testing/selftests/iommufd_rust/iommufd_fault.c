@@ -12,11 +12,15 @@
  * Cases that need rust_iommufd's own test ops (IOMMU_TEST_OP_RUST_*) skip
  * themselves against upstream's iommufd.ko; the rest run on both.
  */
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 
+#include "iommufd_counters.h"
 #include "iommufd_fault_utils.h"
 
 /*
@@ -1196,6 +1200,466 @@ TEST_F(fault, concurrent_trigger_handle_replace_close)
 	       atomic_load(&s.handled),
 	       STRESS_DEVICES * STRESS_GROUPS * STRESS_ROUNDS -
 	       atomic_load(&s.handled));
+}
+
+/*
+ * The bounded queue and its fdinfo counters (rust_iommufd only): a queue
+ * holds at most fault_queue_depth groups unanswered, read or not, as the
+ * parameter was when the queue was made; groups past it are answered
+ * IOMMUFD_PAGE_RESP_INVALID at once and counted as dropped.
+ */
+#define DEPTH_PARAM "/sys/module/rust_iommufd/parameters/fault_queue_depth"
+
+static long read_depth_param(void)
+{
+	return file_number(DEPTH_PARAM);
+}
+
+static int write_depth_param(long value)
+{
+	FILE *f = fopen(DEPTH_PARAM, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%ld\n", value) < 0 ? -1 : 0;
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
+
+/* The value of "@name:" in /proc/self/fdinfo/@fd, or -1. */
+static long fdinfo_field(int fd, const char *name)
+{
+	char path[64], line[128];
+	size_t len = strlen(name);
+	long value = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			value = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+#define EXPECT_FDINFO(fd, name, value)					\
+	EXPECT_EQ((long)(value), fdinfo_field(fd, name)) TH_LOG("fdinfo %s", name)
+
+/* A fault queue made while the parameter is @depth, and a HWPT on it. */
+static int bounded_queue(int fd, __u32 idev_id, __u32 ioas_id, long depth,
+			 __u32 *fault_id, int *fault_fd, __u32 *hwpt_id)
+{
+	long old = read_depth_param();
+	int ret;
+
+	if (old < 0 || write_depth_param(depth))
+		return -1;
+	ret = fault_alloc(fd, fault_id, fault_fd);
+	/* Put back at once: the queue keeps what it read. */
+	if (write_depth_param(old))
+		ret = -1;
+	if (ret)
+		return ret;
+	return hwpt_alloc_fault(fd, idev_id, ioas_id, IOMMU_HWPT_ALLOC_PASID,
+				*fault_id, hwpt_id);
+}
+
+TEST_F(fault, fdinfo_counts_every_way_a_group_goes)
+{
+	struct iommu_hwpt_pgfault rec[2];
+
+	REQUIRE_RUST_IOPF_OPS();
+	EXPECT_FDINFO(self->fault_fd, "depth", read_depth_param());
+	EXPECT_FDINFO(self->fault_fd, "queued", 0);
+	for (__u32 g = 1; g <= 3; g++)
+		ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, g));
+	EXPECT_FDINFO(self->fault_fd, "queued", 3);
+	EXPECT_FDINFO(self->fault_fd, "held", 3);
+	EXPECT_FDINFO(self->fault_fd, "delivered", 0);
+	ASSERT_EQ((ssize_t)(2 * RECORD_SIZE), read_records(self->fault_fd, rec, 2));
+	EXPECT_FDINFO(self->fault_fd, "delivered", 2);
+	EXPECT_FDINFO(self->fault_fd, "held", 3);
+	ASSERT_EQ((ssize_t)RESPONSE_SIZE,
+		  respond(self->fault_fd, rec[0].cookie,
+			  IOMMUFD_PAGE_RESP_SUCCESS));
+	EXPECT_FDINFO(self->fault_fd, "answered_by_user", 1);
+	EXPECT_FDINFO(self->fault_fd, "held", 2);
+	/* The attachment ends: one delivered and one queued group go. */
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id,
+					 self->plain_hwpt_id, NULL));
+	EXPECT_FDINFO(self->fault_fd, "answered_auto", 2);
+	EXPECT_FDINFO(self->fault_fd, "answered_by_user", 1);
+	EXPECT_FDINFO(self->fault_fd, "held", 0);
+	EXPECT_FDINFO(self->fault_fd, "dropped", 0);
+	EXPECT_FDINFO(self->fault_fd, "queued", 3);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 1, 1,
+			  IOMMUFD_PAGE_RESP_SUCCESS);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 2, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 3, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+}
+
+TEST_F(fault, groups_past_the_depth_are_answered_invalid_and_counted)
+{
+	struct iommu_hwpt_pgfault rec[4];
+	__u32 id, hwpt;
+	int ffd;
+
+	REQUIRE_RUST_IOPF_OPS();
+	ASSERT_EQ(0, bounded_queue(self->fd, self->idev_id, self->ioas_id, 2,
+				   &id, &ffd, &hwpt));
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id, hwpt,
+					 NULL));
+	EXPECT_FDINFO(ffd, "depth", 2);
+	for (__u32 g = 10; g < 14; g++)
+		ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, g));
+	/* 10 and 11 wait; 12 and 13 were answered on arrival. */
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 10, 0, 0);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 11, 0, 0);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 12, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 13, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_FDINFO(ffd, "queued", 2);
+	EXPECT_FDINFO(ffd, "dropped", 2);
+	EXPECT_FDINFO(ffd, "held", 2);
+	EXPECT_FDINFO(ffd, "answered_auto", 0);
+
+	/* Read but unanswered still counts against the depth. */
+	ASSERT_EQ((ssize_t)RECORD_SIZE, read_records(ffd, rec, 1));
+	EXPECT_EQ(10U, rec[0].grpid);
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 14));
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 14, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_FDINFO(ffd, "dropped", 3);
+
+	/* An answer makes room for the next group. */
+	ASSERT_EQ((ssize_t)RESPONSE_SIZE,
+		  respond(ffd, rec[0].cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 15));
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 15, 0, 0);
+	EXPECT_FDINFO(ffd, "queued", 3);
+	EXPECT_FDINFO(ffd, "held", 2);
+	ASSERT_EQ((ssize_t)(2 * RECORD_SIZE), read_records(ffd, rec, 4));
+	EXPECT_EQ(11U, rec[0].grpid);
+	EXPECT_EQ(15U, rec[1].grpid);
+	EXPECT_FDINFO(ffd, "delivered", 3);
+	EXPECT_FDINFO(ffd, "answered_by_user", 1);
+
+	/* Leaving the queue's HWPT answers the rest, automatically. */
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id,
+					 self->hwpt_id, NULL));
+	EXPECT_FDINFO(ffd, "answered_auto", 2);
+	EXPECT_FDINFO(ffd, "held", 0);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 11, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 15, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_EQ(0, close(ffd));
+}
+
+/* The parameter is read when a queue is made; 0 is no limit, as upstream. */
+TEST_F(fault, depth_is_fixed_when_the_queue_is_made_and_0_is_unlimited)
+{
+	__u32 id, hwpt;
+	int ffd;
+
+	REQUIRE_RUST_IOPF_OPS();
+	ASSERT_EQ(0, bounded_queue(self->fd, self->idev_id, self->ioas_id, 0,
+				   &id, &ffd, &hwpt));
+	EXPECT_FDINFO(ffd, "depth", 0);
+	/* The fixture's queue kept the depth it was made with. */
+	EXPECT_FDINFO(self->fault_fd, "depth", read_depth_param());
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id, hwpt,
+					 NULL));
+	for (__u32 g = 0; g < 64; g++)
+		ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, g));
+	EXPECT_FDINFO(ffd, "queued", 64);
+	EXPECT_FDINFO(ffd, "dropped", 0);
+	EXPECT_EQ(0, close(ffd));
+	/* Closed: the rest is answered, and new groups on arrival. */
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 100));
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 100, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 63, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+}
+
+/* fdinfo keeps the VFS's own lines. */
+TEST_F(fault, fdinfo_keeps_the_vfs_lines)
+{
+	REQUIRE_RUST_IOPF_OPS();
+	EXPECT_EQ(0, fdinfo_field(self->fault_fd, "pos"));
+	EXPECT_LE(0, fdinfo_field(self->fault_fd, "flags"));
+}
+
+/*
+ * Stalled user copies: a read() or write() whose user page stalls (a
+ * userfaultfd page nobody serves yet) holds no lock that an automatic
+ * answer needs, so a replace that answers the device's groups goes through
+ * meanwhile; the group is still answered exactly once.
+ */
+
+/* A page registered with a userfaultfd, missing until served. */
+struct stall_page {
+	int uffd;
+	void *page;
+	size_t psz;
+};
+
+/* 0, or -1 (with errno) when userfaultfd is not available. */
+static int stall_page_init(struct stall_page *sp)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+
+	sp->psz = page_size();
+	sp->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (sp->uffd < 0)
+		return -1;
+	if (ioctl(sp->uffd, UFFDIO_API, &api))
+		return -1;
+	sp->page = mmap(NULL, sp->psz, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sp->page == MAP_FAILED)
+		return -1;
+	reg.range.start = PTR_U64(sp->page);
+	reg.range.len = sp->psz;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	return ioctl(sp->uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* Waits until a thread's access to the page stalls on the uffd. */
+static int stall_page_wait(struct stall_page *sp)
+{
+	struct pollfd pfd = { .fd = sp->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 30000) != 1)
+		return -1;
+	if (read(sp->uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -1;
+	return msg.event == UFFD_EVENT_PAGEFAULT ? 0 : -1;
+}
+
+/* Serves the page with a copy of @src (a page). */
+static int stall_page_serve(struct stall_page *sp, const void *src)
+{
+	struct uffdio_copy copy = {
+		.dst = PTR_U64(sp->page),
+		.src = PTR_U64(src),
+		.len = sp->psz,
+	};
+
+	return ioctl(sp->uffd, UFFDIO_COPY, &copy);
+}
+
+/* A read() or write() of the fault fd, in a thread. */
+struct fd_call {
+	int fd;
+	void *buf;
+	size_t len;
+	bool write;
+	ssize_t ret;
+	int err;
+};
+
+static void *fd_call_thread(void *arg)
+{
+	struct fd_call *c = arg;
+
+	if (c->write)
+		c->ret = write(c->fd, c->buf, c->len);
+	else
+		c->ret = read(c->fd, c->buf, c->len);
+	c->err = errno;
+	return NULL;
+}
+
+struct fault_replace_call {
+	int fd;
+	__u32 stdev, hwpt;
+	int ret, err, done;
+};
+
+static void *fault_replace_thread(void *arg)
+{
+	struct fault_replace_call *c = arg;
+
+	c->ret = mock_domain_replace(c->fd, c->stdev, c->hwpt, NULL);
+	c->err = errno;
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Whether the replace finished within 2 s. */
+static bool replace_done_soon(struct fault_replace_call *rp)
+{
+	for (int i = 0; i < 40; i++) {
+		if (__atomic_load_n(&rp->done, __ATOMIC_ACQUIRE))
+			return true;
+		usleep(50000);
+	}
+	return __atomic_load_n(&rp->done, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The record reaches user space after the replace answered its group: its
+ * cookie is then dead, as any answered one.
+ */
+TEST_F(fault, read_stalled_copy_does_not_hold_up_a_replace)
+{
+	struct fault_replace_call rp = { .fd = self->fd,
+					 .stdev = self->stdev_id,
+					 .hwpt = self->plain_hwpt_id };
+	struct fd_call rd = { .fd = self->fault_fd };
+	struct iommu_hwpt_pgfault rec;
+	pthread_t rd_thread, rp_thread;
+	struct stall_page sp;
+	void *zero;
+
+	REQUIRE_RUST_IOPF_OPS();
+	if (stall_page_init(&sp))
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	zero = calloc(1, sp.psz);
+	ASSERT_NE(NULL, zero);
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 1));
+
+	rd.buf = sp.page;
+	rd.len = 2 * RECORD_SIZE;
+	ASSERT_EQ(0, pthread_create(&rd_thread, NULL, fd_call_thread, &rd));
+	ASSERT_EQ(0, stall_page_wait(&sp));
+	ASSERT_EQ(0, pthread_create(&rp_thread, NULL, fault_replace_thread,
+				    &rp));
+	EXPECT_TRUE(replace_done_soon(&rp))
+		TH_LOG("the replace waited for a stalled read() copy");
+
+	EXPECT_EQ(0, stall_page_serve(&sp, zero));
+	pthread_join(rd_thread, NULL);
+	pthread_join(rp_thread, NULL);
+	EXPECT_EQ(0, rp.ret) TH_LOG("replace: errno %d", rp.err);
+	ASSERT_EQ((ssize_t)RECORD_SIZE, rd.ret) TH_LOG("read: errno %d", rd.err);
+	memcpy(&rec, sp.page, sizeof(rec));
+	EXPECT_EQ(1U, rec.grpid);
+	EXPECT_EQ(1U, rec.cookie);
+	/* Answered once, by the replace; the record's cookie is dead. */
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 1, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_ERRNO(EINVAL, respond(self->fault_fd, rec.cookie,
+				     IOMMUFD_PAGE_RESP_SUCCESS));
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 1, 0, 0);
+	EXPECT_EQ(POLLOUT, fault_events(self->fault_fd));
+	EXPECT_FDINFO(self->fault_fd, "held", 0);
+	EXPECT_FDINFO(self->fault_fd, "answered_auto", 1);
+	free(zero);
+	munmap(sp.page, sp.psz);
+	close(sp.uffd);
+}
+
+/*
+ * The copy fails after the replace answered the group: read() is EFAULT,
+ * and the group does not go back to the queue (nor is it answered again).
+ */
+TEST_F(fault, read_failed_copy_of_a_group_answered_meanwhile)
+{
+	struct fault_replace_call rp = { .fd = self->fd,
+					 .stdev = self->stdev_id,
+					 .hwpt = self->plain_hwpt_id };
+	struct fd_call rd = { .fd = self->fault_fd };
+	pthread_t rd_thread, rp_thread;
+	struct stall_page sp;
+
+	REQUIRE_RUST_IOPF_OPS();
+	if (stall_page_init(&sp))
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 1));
+
+	rd.buf = sp.page;
+	rd.len = 2 * RECORD_SIZE;
+	ASSERT_EQ(0, pthread_create(&rd_thread, NULL, fd_call_thread, &rd));
+	ASSERT_EQ(0, stall_page_wait(&sp));
+	ASSERT_EQ(0, pthread_create(&rp_thread, NULL, fault_replace_thread,
+				    &rp));
+	EXPECT_TRUE(replace_done_soon(&rp))
+		TH_LOG("the replace waited for a stalled read() copy");
+
+	/* The page goes away; waking the fault makes the copy fail. */
+	EXPECT_EQ(0, munmap(sp.page, sp.psz));
+	EXPECT_EQ(0, close(sp.uffd));
+	pthread_join(rd_thread, NULL);
+	pthread_join(rp_thread, NULL);
+	EXPECT_EQ(0, rp.ret) TH_LOG("replace: errno %d", rp.err);
+	EXPECT_EQ(-1, rd.ret);
+	EXPECT_EQ(EFAULT, rd.err);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 1, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_EQ(POLLOUT, fault_events(self->fault_fd));
+	EXPECT_FDINFO(self->fault_fd, "held", 0);
+	EXPECT_FDINFO(self->fault_fd, "delivered", 0);
+	EXPECT_FDINFO(self->fault_fd, "answered_auto", 1);
+	/* The cookie was given back: the next group gets it. */
+	ASSERT_EQ(0, mock_domain_replace(self->fd, self->stdev_id,
+					 self->hwpt_id, NULL));
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 2));
+	EXPECT_EQ(1U, read_one(_metadata, self->fault_fd, NULL));
+}
+
+/*
+ * A write() whose responses sit on a stalled page: the replace answers the
+ * group meanwhile, and the response read afterwards names a dead cookie.
+ */
+TEST_F(fault, write_stalled_copy_does_not_hold_up_a_replace)
+{
+	struct fault_replace_call rp = { .fd = self->fd,
+					 .stdev = self->stdev_id,
+					 .hwpt = self->plain_hwpt_id };
+	struct fd_call wr = { .fd = self->fault_fd, .write = true };
+	struct iommu_hwpt_page_response *resp;
+	pthread_t wr_thread, rp_thread;
+	struct stall_page sp;
+	__u32 cookie;
+
+	REQUIRE_RUST_IOPF_OPS();
+	if (stall_page_init(&sp))
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	resp = calloc(1, sp.psz);
+	ASSERT_NE(NULL, resp);
+	ASSERT_EQ(0, trigger_fault(self->fd, self->idev_id, 0, 1));
+	cookie = read_one(_metadata, self->fault_fd, NULL);
+	ASSERT_NE(0U, cookie);
+
+	wr.buf = sp.page;
+	wr.len = RESPONSE_SIZE;
+	ASSERT_EQ(0, pthread_create(&wr_thread, NULL, fd_call_thread, &wr));
+	ASSERT_EQ(0, stall_page_wait(&sp));
+	ASSERT_EQ(0, pthread_create(&rp_thread, NULL, fault_replace_thread,
+				    &rp));
+	EXPECT_TRUE(replace_done_soon(&rp))
+		TH_LOG("the replace waited for a stalled write() copy");
+
+	resp->cookie = cookie;
+	resp->code = IOMMUFD_PAGE_RESP_SUCCESS;
+	EXPECT_EQ(0, stall_page_serve(&sp, resp));
+	pthread_join(wr_thread, NULL);
+	pthread_join(rp_thread, NULL);
+	EXPECT_EQ(0, rp.ret) TH_LOG("replace: errno %d", rp.err);
+	EXPECT_EQ(-1, wr.ret);
+	EXPECT_EQ(EINVAL, wr.err);
+	EXPECT_DEVICE_SAW(self->fd, self->idev_id, 1, 1,
+			  IOMMUFD_PAGE_RESP_INVALID);
+	EXPECT_FDINFO(self->fault_fd, "held", 0);
+	EXPECT_FDINFO(self->fault_fd, "answered_by_user", 0);
+	free(resp);
+	munmap(sp.page, sp.psz);
+	close(sp.uffd);
 }
 
 TEST_HARNESS_MAIN

@@ -7,7 +7,7 @@
 //!
 //! Counting is one relaxed atomic add per event and takes no lock, so a
 //! hook can sit anywhere in the lock order. A reader sees each counter
-//! exact once the module is idle; while faults are in flight the four are
+//! exact once the module is idle; while faults are in flight the five are
 //! not read at one instant.
 
 use core::fmt;
@@ -31,6 +31,12 @@ impl Gauge {
 
     pub(crate) fn dec(&self) {
         self.0.add(-1, Relaxed);
+    }
+
+    /// Moves the gauge by `n` up.
+    pub(crate) fn add(&self, n: usize) {
+        // A count of things in memory fits an i64.
+        self.0.add(n as i64, Relaxed);
     }
 
     /// Moves the gauge by `n` down.
@@ -57,6 +63,10 @@ pub(crate) static GROUPS_DELIVERED: Gauge = Gauge::new();
 /// yet: queued, delivered, or in between (being copied out).
 pub(crate) static GROUPS_OWNED: Gauge = Gauge::new();
 
+/// User pages pinned for DMA (`FOLL_LONGTERM` pins held by IO page
+/// tables), counted once per pin.
+pub(crate) static PAGES_PINNED: Gauge = Gauge::new();
+
 /// The debugfs directory; removed when dropped.
 pub(crate) type Debugfs = Scope<()>;
 
@@ -68,5 +78,6 @@ pub(crate) fn debugfs() -> impl PinInit<Debugfs> {
         dir.read_only_file(c"groups_queued", &GROUPS_QUEUED);
         dir.read_only_file(c"groups_delivered", &GROUPS_DELIVERED);
         dir.read_only_file(c"groups_owned", &GROUPS_OWNED);
+        dir.read_only_file(c"pages_pinned", &PAGES_PINNED);
     })
 }

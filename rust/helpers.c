@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/property.h>
+#include <linux/sched.h>
 
 /*
  * The Rust module! macro has no string parameters. The buffer is filled by
@@ -117,4 +118,26 @@ void rust_iommufd_pt_iommu_deinit(struct pt_iommu_amdv1 *table);
 void rust_iommufd_pt_iommu_deinit(struct pt_iommu_amdv1 *table)
 {
 	pt_iommu_deinit(&table->iommu);
+}
+
+/*
+ * Rust's struct task_struct against C's (rust/sys/layout.rs): the module
+ * refuses to load where bindgen laid it out differently.
+ */
+size_t rust_iommufd_task_struct_size(void);
+size_t rust_iommufd_task_struct_size(void)
+{
+	return sizeof(struct task_struct);
+}
+
+size_t rust_iommufd_task_struct_mm_offset(void);
+size_t rust_iommufd_task_struct_mm_offset(void)
+{
+	return offsetof(struct task_struct, mm);
+}
+
+size_t rust_iommufd_task_struct_pid_offset(void);
+size_t rust_iommufd_task_struct_pid_offset(void)
+{
+	return offsetof(struct task_struct, pid);
 }

@@ -87,7 +87,11 @@ fn device_options() -> Result<MiscDeviceOptions> {
 impl kernel::InPlaceModule for RustIommufd {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            mock <- mock::MockIommu::new(),
+            // Before anything reads a task through the kernel crate.
+            mock <- {
+                sys::layout::check()?;
+                mock::MockIommu::new()
+            },
             misc <- MiscDeviceRegistration::register(device_options()?),
             debugfs <- counters::debugfs(),
         })

@@ -6,6 +6,8 @@
 
 use kernel::{alloc::KVVec, bindings, mm::Mm, prelude::*};
 
+use crate::counters::PAGES_PINNED;
+
 #[expect(
     improper_ctypes,
     reason = "struct page behind pointers, declared as kernel::bindings declares it"
@@ -75,7 +77,8 @@ pub(crate) fn user_page_pins(addr: usize) -> Result<Option<u32>> {
 /// # Invariants
 ///
 /// Every entry of `pages` is a page this value holds one long-term pin on,
-/// released (`unpin_user_pages()`) exactly once, when it is dropped.
+/// released (`unpin_user_pages()`) exactly once, when it is dropped; each is
+/// counted in [`PAGES_PINNED`] while held.
 pub(crate) struct PinnedPages {
     pages: KVVec<*mut bindings::page>,
 }
@@ -150,6 +153,7 @@ impl PinnedPages {
             let got = (got as usize).min(want);
             // SAFETY: GUP wrote `got` entries into the spare capacity.
             unsafe { pages.inc_len(got) };
+            PAGES_PINNED.add(got);
         }
         Ok(this)
     }
@@ -169,6 +173,7 @@ impl Drop for PinnedPages {
         }
         // SAFETY: by the type invariant, we hold one pin on each entry,
         // dropped here once.
-        unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len() as c_ulong) }
+        unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len() as c_ulong) };
+        PAGES_PINNED.sub(self.pages.len());
     }
 }

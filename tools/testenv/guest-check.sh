@@ -84,6 +84,7 @@ run_tap iommufd_veventq 60 ./iommufd_veventq
 run_tap iommufd_hostile 60 ./iommufd_hostile
 run_tap iommufd_fail_inject 120 ./iommufd_fail_inject
 run_tap iommufd_stress 240 ./iommufd_stress
+run_tap iommufd_map_stress 240 ./iommufd_map_stress
 cd / || exit 1
 
 # The IOPF benchmark's smoke run: tiny counts; any group lost, answered

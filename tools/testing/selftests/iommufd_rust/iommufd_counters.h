@@ -20,6 +20,7 @@ struct counters {
 	long groups_queued;	/* fault groups queued, not read */
 	long groups_delivered;	/* fault groups read, not answered */
 	long groups_owned;	/* fault groups taken from the core, not answered */
+	long pages_pinned;	/* user pages pinned for DMA */
 };
 
 static inline bool counters_available(void)
@@ -49,21 +50,23 @@ static inline long counter_read(const char *name)
 	return file_number(path);
 }
 
-/* Reads all four; false if any could not be read. */
+/* Reads them all; false if any could not be read. */
 static inline bool counters_read(struct counters *c)
 {
 	c->objects = counter_read("objects");
 	c->groups_queued = counter_read("groups_queued");
 	c->groups_delivered = counter_read("groups_delivered");
 	c->groups_owned = counter_read("groups_owned");
+	c->pages_pinned = counter_read("pages_pinned");
 	return c->objects >= 0 && c->groups_queued >= 0 &&
-	       c->groups_delivered >= 0 && c->groups_owned >= 0;
+	       c->groups_delivered >= 0 && c->groups_owned >= 0 &&
+	       c->pages_pinned >= 0;
 }
 
 static inline bool counters_zero(const struct counters *c)
 {
 	return !c->objects && !c->groups_queued && !c->groups_delivered &&
-	       !c->groups_owned;
+	       !c->groups_owned && !c->pages_pinned;
 }
 
 /*
@@ -81,8 +84,10 @@ static inline bool counters_settle_to_zero(struct counters *c)
 	return false;
 }
 
-#define COUNTERS_FMT "objects %ld, queued %ld, delivered %ld, owned %ld"
-#define COUNTERS_ARGS(c) \
-	(c).objects, (c).groups_queued, (c).groups_delivered, (c).groups_owned
+#define COUNTERS_FMT \
+	"objects %ld, queued %ld, delivered %ld, owned %ld, pinned %ld"
+#define COUNTERS_ARGS(c)                                                 \
+	(c).objects, (c).groups_queued, (c).groups_delivered, (c).groups_owned, \
+		(c).pages_pinned
 
 #endif /* __IOMMUFD_RUST_COUNTERS_H */

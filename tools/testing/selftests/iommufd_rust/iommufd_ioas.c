@@ -17,50 +17,9 @@
 
 #include <linux/iommufd_test.h>
 
-#include "iommufd_mock_utils.h"
+#include "iommufd_ioas_utils.h"
 
-#define RW (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
-#define FIXED (IOMMU_IOAS_MAP_FIXED_IOVA | RW)
 #define BUF_PAGES 16
-
-static int ioas_map(int fd, __u32 ioas_id, void *va, __u64 length,
-		    __u64 *iova, __u32 flags)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.ioas_id = ioas_id,
-		.user_va = PTR_U64(va),
-		.length = length,
-		.iova = iova ? *iova : 0,
-	};
-	int ret;
-
-	ret = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
-	if (!ret && iova)
-		*iova = cmd.iova;
-	return ret;
-}
-
-static int ioas_copy(int fd, __u32 dst_id, __u32 src_id, __u64 src_iova,
-		     __u64 length, __u64 *dst_iova, __u32 flags)
-{
-	struct iommu_ioas_copy cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.dst_ioas_id = dst_id,
-		.src_ioas_id = src_id,
-		.length = length,
-		.dst_iova = dst_iova ? *dst_iova : 0,
-		.src_iova = src_iova,
-	};
-	int ret;
-
-	ret = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
-	if (!ret && dst_iova)
-		*dst_iova = cmd.dst_iova;
-	return ret;
-}
 
 static int option(int fd, __u32 option_id, __u16 op, __u32 object_id,
 		  __u64 *val)
@@ -77,23 +36,6 @@ static int option(int fd, __u32 option_id, __u16 op, __u32 object_id,
 	ret = ioctl(fd, IOMMU_OPTION, &cmd);
 	if (!ret)
 		*val = cmd.val64;
-	return ret;
-}
-
-static int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
-		      __u64 *unmapped)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = length,
-	};
-	int ret;
-
-	ret = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
-	if (!ret && unmapped)
-		*unmapped = cmd.length;
 	return ret;
 }
 
@@ -136,18 +78,6 @@ static int add_reserved(int fd, __u32 ioas_id, __u64 start, __u64 length)
 	test_cmd_init(&cmd, IOMMU_TEST_OP_ADD_RESERVED, ioas_id);
 	cmd.add_reserved.start = start;
 	cmd.add_reserved.length = length;
-	return test_cmd(fd, &cmd);
-}
-
-static int check_map(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
-		     void *uptr)
-{
-	struct iommu_test_cmd cmd;
-
-	test_cmd_init(&cmd, IOMMU_TEST_OP_MD_CHECK_MAP, hwpt_id);
-	cmd.check_map.iova = iova;
-	cmd.check_map.length = length;
-	cmd.check_map.uptr = PTR_U64(uptr);
 	return test_cmd(fd, &cmd);
 }
 

@@ -27,7 +27,7 @@ echo "pass,impl,scenario,param,faults,seconds,rate,p50_us,p99_us,lost,dup,timeou
 for ((pass = 1; pass <= PASSES; pass++)); do
 	order=(C rust)
 	((pass % 2)) || order=(rust C)
-	for scenario in floor rt batch scale; do
+	for scenario in floor rt batch scale map; do
 		for impl in "${order[@]}"; do
 			echo "=== pass $pass/$PASSES: $scenario on $impl" >&2
 			"$BENCH" -l "$impl" -s "$scenario" "$@" "${dev[$impl]}" |

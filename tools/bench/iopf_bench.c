@@ -14,6 +14,12 @@
  *          (one fault queue each) read and answer, for each T of -T and H
  *          of -H; a faulting thread waits for its answer before the next
  *   floor  IOMMU_DESTROY of an id that does not exist: a bare ioctl
+ *   map    IOAS memory on an IOAS with one mock domain (so every map pins
+ *          and writes the page table): "4k" an IOMMU_IOAS_MAP and
+ *          IOMMU_IOAS_UNMAP of one 4 KiB page; "4kx256" 256 maps of one
+ *          page each at consecutive IOVAs and one unmap of them all, per
+ *          page; "2m" a map and unmap of 2 MiB (transparent huge page
+ *          backed where the kernel gives one)
  *
  * Every row also checks delivery: a group lost, delivered twice, or not
  * answered within -w seconds is counted. rust_iommufd's mock devices keep
@@ -41,7 +47,9 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "iommufd_fault_utils.h"
+#include "iommufd_ioas_utils.h"
 #pragma GCC diagnostic pop
+#include <sys/mman.h>
 
 #define GRPIDS MOCK_IOPF_GRPID_NUM
 #define MAX_LIST 8
@@ -676,6 +684,75 @@ out:
 	free(lat);
 }
 
+/*
+ * map: IOMMU_IOAS_MAP/UNMAP cost with a domain to fill. @pages pages per
+ * map, @maps maps per round (each its own area), one unmap per round;
+ * latency is per round divided by @maps.
+ */
+static void run_map(const struct opts *o, const char *param,
+		    unsigned long pages, unsigned int maps, struct row *r)
+{
+	size_t psz = page_size(), len = pages * psz * maps;
+	size_t span = len + (2UL << 20);
+	double *lat = calloc(o->count, sizeof(*lat));
+	/* Rounds: the count limit is in pages mapped. */
+	unsigned long rounds = o->count / maps ? o->count / maps : 1, n = 0;
+	__u32 ioas, stdev;
+	double start, t0;
+	char *raw, *buf;
+	int fd;
+
+	snprintf(r->scenario, sizeof(r->scenario), "map");
+	snprintf(r->param, sizeof(r->param), "%s", param);
+	raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fd = open(o->dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || !lat || raw == MAP_FAILED) {
+		fail(r, "setup");
+		goto out;
+	}
+	/* 2 MiB aligned, so that a huge page can back it. */
+	buf = (char *)(((uintptr_t)raw + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	madvise(buf, len, MADV_HUGEPAGE);
+	memset(buf, 1, len);
+	if (ioas_alloc(fd, &ioas) || mock_domain(fd, ioas, &stdev, NULL, NULL)) {
+		fail(r, "IOAS with a mock domain");
+		goto close;
+	}
+	start = now_s();
+	for (; n < rounds && now_s() - start < o->seconds; n++) {
+		__u64 iova = MOCK_APERTURE_START, unmapped = 0;
+		unsigned int i;
+
+		t0 = now_s();
+		for (i = 0; i < maps; i++) {
+			iova = MOCK_APERTURE_START + (__u64)i * pages * psz;
+			if (ioas_map(fd, ioas, buf + i * pages * psz,
+				     pages * psz, &iova, FIXED))
+				break;
+		}
+		if (i < maps) {
+			fail(r, "IOMMU_IOAS_MAP");
+			break;
+		}
+		if (ioas_unmap(fd, ioas, MOCK_APERTURE_START, len, &unmapped) ||
+		    unmapped != len) {
+			fail(r, "IOMMU_IOAS_UNMAP");
+			break;
+		}
+		lat[n] = (now_s() - t0) / maps;
+	}
+	r->seconds = now_s() - start;
+	r->faults = n * maps;
+	percentiles(r, lat, n);
+close:
+	close(fd);
+out:
+	if (raw != MAP_FAILED)
+		munmap(raw, span);
+	free(lat);
+}
+
 static bool row_ok(const struct row *r)
 {
 	return !r->error[0] && !r->lost && !r->dup && !r->timeout && r->faults;
@@ -683,7 +760,8 @@ static bool row_ok(const struct row *r)
 
 static void print_row(const struct opts *o, const struct row *r)
 {
-	const char *check = strcmp(r->scenario, "floor") ?
+	const char *check = strcmp(r->scenario, "floor") &&
+				    strcmp(r->scenario, "map") ?
 				    (r->device_checked ? "device" : "user") :
 				    "-";
 
@@ -733,7 +811,7 @@ static unsigned int parse_list(const char *arg, unsigned int *out)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-l LABEL] [-s rt|batch|scale|floor|all] [-t SECONDS]\n"
+		"usage: %s [-l LABEL] [-s rt|batch|scale|floor|map|all] [-t SECONDS]\n"
 		"       [-n COUNT] [-p PER_THREAD] [-w WAIT_SECONDS] [-K 1,16,..]\n"
 		"       [-T 1,8,..] [-H 1,4] [-v] [--tap] DEVICE\n",
 		prog);
@@ -789,6 +867,7 @@ int main(int argc, char **argv)
 		o.nt = parse_list("1,8,64", o.t);
 		ksft_print_header();
 		ksft_set_plan((wants(&o, "rt") + wants(&o, "floor")) +
+			      wants(&o, "map") * 3 +
 			      wants(&o, "batch") * o.nk +
 			      wants(&o, "scale") * o.nt * o.nh);
 		ksft_print_msg("%s\n", o.dev);
@@ -815,6 +894,22 @@ int main(int argc, char **argv)
 		for (unsigned int j = 0; j < o.nh; j++) {
 			memset(&r, 0, sizeof(r));
 			run_scale(&o, o.t[i], o.h[j], &r);
+			print_row(&o, &r);
+		}
+	}
+	if (wants(&o, "map")) {
+		static const struct {
+			const char *param;
+			unsigned long pages;
+			unsigned int maps;
+		} kinds[] = { { "4k", 1, 1 }, { "4kx256", 1, 256 },
+			      { "2m", 512, 1 } };
+
+		for (unsigned int i = 0; i < 3; i++) {
+			memset(&r, 0, sizeof(r));
+			run_map(&o, kinds[i].param,
+				kinds[i].pages * 4096 / page_size(),
+				kinds[i].maps, &r);
 			print_row(&o, &r);
 		}
 	}

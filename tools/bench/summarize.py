@@ -19,7 +19,7 @@ import sys
 from collections import defaultdict
 
 IMPLS = ("C", "rust")
-ORDER = {"floor": 0, "rt": 1, "batch": 2, "scale": 3}
+ORDER = {"floor": 0, "rt": 1, "batch": 2, "scale": 3, "map": 4}
 
 
 def row_key(scenario, param):
@@ -39,6 +39,9 @@ def label(scenario, param):
     if scenario == "scale":
         t, h = param.split("/")
         return f"scale T={t[1:]} H={h[1:]}"
+    if scenario == "map":
+        return {"4k": "map+unmap 4 KiB", "4kx256": "map 4 KiB x256, one unmap",
+                "2m": "map+unmap 2 MiB"}.get(param, f"map {param}")
     return f"{scenario} {param}"
 
 
@@ -113,8 +116,8 @@ def main():
             f" {s['C_xfloor']:>6.1f}/{s['rust_xfloor']:<7.1f}  {err} ({checks})"
             + (f"  FAILED {status}" if status else ""))
     lines.append("")
-    lines.append("rates are faults/s (ops/s for the floor), medians over passes; rust/C > 1: ours is faster;")
-    lines.append("p50/p99 in microseconds: per fault (rt, scale), per batch of K (batch), per ioctl (floor);")
+    lines.append("rates are faults/s (ops/s for the floor, pages mapped/s for map), medians over passes; rust/C > 1: ours is faster;")
+    lines.append("p50/p99 in microseconds: per fault (rt, scale), per batch of K (batch), per ioctl (floor), per map and its share of the unmap (map);")
     lines.append("x floor: time per fault over time per bare ioctl; check: device = the mock device's")
     lines.append("response record (rust_iommufd), user = what user space read and wrote (upstream's mock keeps none)")
     table = "\n".join(lines)

@@ -53,6 +53,8 @@ struct RustIommufd {
     mock: mock::MockIommu,
     #[pin]
     debugfs: counters::Debugfs,
+    /// `fail_rust_iommufd` in debugfs.
+    fault_attr: sys::fault_inject::FaultAttr,
 }
 
 /// The mock IOMMU of the module that registered `misc`.
@@ -90,6 +92,7 @@ impl kernel::InPlaceModule for RustIommufd {
             mock <- mock::MockIommu::new(),
             misc <- MiscDeviceRegistration::register(device_options()?),
             debugfs <- counters::debugfs(),
+            fault_attr: sys::fault_inject::FaultAttr::create(),
         })
     }
 }

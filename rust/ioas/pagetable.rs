@@ -24,7 +24,7 @@ use kernel::{
     sync::{aref::ARef, Arc},
 };
 
-use crate::sys::{iommu::MappedDomain, pages::PinnedPages};
+use crate::sys::{fault_inject, iommu::MappedDomain, pages::PinnedPages};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -147,7 +147,9 @@ impl Area {
                 next += 1;
             }
             let run = run.min(length - done);
-            if let Err(e) = domain.map(self.iova + done, phys + in_page, run, self.prot) {
+            let mapped = fault_inject::inject(ENOMEM)
+                .and_then(|()| domain.map(self.iova + done, phys + in_page, run, self.prot));
+            if let Err(e) = mapped {
                 if done != 0 {
                     domain.unmap(self.iova, done);
                 }

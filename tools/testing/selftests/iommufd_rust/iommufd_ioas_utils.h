@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * IOAS memory calls for the programs outside iommufd_ioas.c (which has its
+ * own copies): IOMMU_IOAS_MAP, UNMAP and COPY, the selftest op
+ * MD_CHECK_MAP, and the caller's pinned memory (/proc/self/status VmPin).
+ */
+#ifndef __IOMMUFD_RUST_IOAS_UTILS_H
+#define __IOMMUFD_RUST_IOAS_UTILS_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "iommufd_mock_utils.h"
+
+#define IOAS_RW (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
+#define IOAS_FIXED (IOMMU_IOAS_MAP_FIXED_IOVA | IOAS_RW)
+
+/* IOMMU_IOAS_MAP; *iova is the IOVA in (fixed) and out. */
+static inline int ioas_map(int fd, __u32 ioas_id, void *va, __u64 length,
+			   __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.user_va = PTR_U64(va),
+		.length = length,
+		.iova = *iova,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
+
+	if (!ret)
+		*iova = cmd.iova;
+	return ret;
+}
+
+static inline int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+
+	return ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
+}
+
+/* IOMMU_IOAS_COPY; *dst_iova in (fixed) and out. */
+static inline int ioas_copy(int fd, __u32 dst_id, __u32 src_id,
+			    __u64 src_iova, __u64 length, __u64 *dst_iova,
+			    __u32 flags)
+{
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dst_ioas_id = dst_id,
+		.src_ioas_id = src_id,
+		.length = length,
+		.dst_iova = *dst_iova,
+		.src_iova = src_iova,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
+
+	if (!ret)
+		*dst_iova = cmd.dst_iova;
+	return ret;
+}
+
+/* MD_CHECK_MAP: [iova, iova + length) of mock paging HWPT @hwpt_id maps
+ * the pages under @uptr.
+ */
+static inline int check_map(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
+			    void *uptr)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_MD_CHECK_MAP, hwpt_id);
+	cmd.check_map.iova = iova;
+	cmd.check_map.length = length;
+	cmd.check_map.uptr = PTR_U64(uptr);
+	return test_cmd(fd, &cmd);
+}
+
+/* The DMA pins each page of [uptr, uptr + length) carries, if they all
+ * carry the same number up to @max; -1 otherwise.
+ */
+static inline int pins_of(int fd, void *uptr, __u64 length, int max)
+{
+	for (int refs = 0; refs <= max; refs++)
+		if (!check_refs(fd, uptr, length, refs))
+			return refs;
+	return -1;
+}
+
+/* VmPin of /proc/self/status in kB, or -1. */
+static inline long vm_pin_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+#endif /* __IOMMUFD_RUST_IOAS_UTILS_H */

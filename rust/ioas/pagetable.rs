@@ -147,8 +147,15 @@ impl Area {
                 next += 1;
             }
             let run = run.min(length - done);
-            let mapped = fault_inject::inject(ENOMEM)
-                .and_then(|()| domain.map(self.iova + done, phys + in_page, run, self.prot));
+            // One injection point per fill, at the run holding the area's
+            // middle byte: a failure there leaves a part mapped to undo.
+            let middle = (done..done + run).contains(&(length / 2));
+            let mapped = if middle {
+                fault_inject::inject(ENOMEM)
+            } else {
+                Ok(())
+            }
+            .and_then(|()| domain.map(self.iova + done, phys + in_page, run, self.prot));
             if let Err(e) = mapped {
                 if done != 0 {
                     domain.unmap(self.iova, done);

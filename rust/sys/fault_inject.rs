@@ -11,10 +11,11 @@
 //! - before the array of a pin run is allocated (upstream's temporary
 //!   buffer, `ENOMEM`) and before each batch is pinned (upstream's user
 //!   pin, `EFAULT`), in [`super::pages::PinnedPages::pin`];
-//! - before each run of an area is mapped into a domain (`ENOMEM`), when
-//!   a map fills the domains and when a domain is filled with the areas:
-//!   the generic page table allocates its table pages from the page
-//!   allocator, which the debug kernel does not inject into.
+//! - once each time an area is mapped into a domain (`ENOMEM`), before
+//!   the run of pages that holds its middle, so that what went before is
+//!   undone: when a map fills the domains and when a domain is filled with
+//!   the areas. The generic page table allocates its table pages from the
+//!   page allocator, which the debug kernel does not inject into.
 //!
 //! Like every fault attribute it honours the task's
 //! `/proc/self/task/<tid>/fail-nth` as well as its own `probability`,

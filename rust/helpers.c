@@ -3,7 +3,10 @@
  * C glue for what Rust cannot express in the 7.3 kernel crate. Keep this
  * file to macros and static inlines; logic lives on the Rust side.
  */
+#include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/generic_pt/iommu.h>
+#include <linux/iommu.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -140,4 +143,70 @@ size_t rust_iommufd_task_struct_pid_offset(void);
 size_t rust_iommufd_task_struct_pid_offset(void)
 {
 	return offsetof(struct task_struct, pid);
+}
+
+/*
+ * iommu_mock_device_add() (drivers/iommu/iommu-priv.h) gives the device
+ * its IOMMU data (struct dev_iommu, then the fwspec) and frees both if
+ * device_add() fails, but not when the fwspec's allocation fails after
+ * struct dev_iommu's succeeded: iommu_fwspec_init() returns the error with
+ * dev->iommu still set. Only the IOMMU core's bus notifier frees that data
+ * (on removal from the bus), and a device that never went on the bus is
+ * released without it, so every such failure leaked a struct dev_iommu.
+ * This wrapper frees what a failed add left on the device, which nothing
+ * else can see yet (it is on no bus).
+ */
+int iommu_mock_device_add(struct device *dev, struct iommu_device *iommu);
+
+int rust_iommufd_mock_device_add(struct device *dev, struct iommu_device *iommu);
+int rust_iommufd_mock_device_add(struct device *dev, struct iommu_device *iommu)
+{
+	int rc = iommu_mock_device_add(dev, iommu);
+	struct dev_iommu *param = dev->iommu;
+
+	if (!rc || !param)
+		return rc;
+	dev->iommu = NULL;
+	if (param->fwspec) {
+		fwnode_handle_put(param->fwspec->iommu_fwnode);
+		kfree(param->fwspec);
+	}
+	mutex_destroy(&param->lock);
+	kfree(param);
+	return rc;
+}
+
+/*
+ * The module's own fault attribute, /sys/kernel/debug/fail_rust_iommufd/,
+ * checked where upstream calls iommufd_should_fail() and we have the same
+ * step (rust/sys/fault_inject.rs lists them). DECLARE_FAULT_ATTR() is a
+ * static initialiser Rust cannot spell. The name starts with "fail":
+ * upstream's iommufd_fail_nth writes 0 to the verbose file of every
+ * debugfs directory whose name does.
+ * Without CONFIG_FAULT_INJECTION_DEBUG_FS the directory is an ERR_PTR,
+ * which debugfs_remove_recursive() ignores; without
+ * CONFIG_FAULT_INJECTION should_fail() is always false.
+ */
+static DECLARE_FAULT_ATTR(fail_rust_iommufd);
+static struct dentry *fail_rust_iommufd_dir;
+
+void rust_iommufd_fault_attr_create(void);
+void rust_iommufd_fault_attr_create(void)
+{
+	fail_rust_iommufd_dir = fault_create_debugfs_attr("fail_rust_iommufd",
+							  NULL,
+							  &fail_rust_iommufd);
+}
+
+void rust_iommufd_fault_attr_remove(void);
+void rust_iommufd_fault_attr_remove(void)
+{
+	debugfs_remove_recursive(fail_rust_iommufd_dir);
+	fail_rust_iommufd_dir = NULL;
+}
+
+bool rust_iommufd_should_fail(void);
+bool rust_iommufd_should_fail(void)
+{
+	return should_fail(&fail_rust_iommufd, 1);
 }

@@ -53,6 +53,8 @@ struct RustIommufd {
     mock: mock::MockIommu,
     #[pin]
     debugfs: counters::Debugfs,
+    /// `fail_rust_iommufd` in debugfs.
+    fault_attr: sys::fault_inject::FaultAttr,
 }
 
 /// The mock IOMMU of the module that registered `misc`.
@@ -94,6 +96,7 @@ impl kernel::InPlaceModule for RustIommufd {
             },
             misc <- MiscDeviceRegistration::register(device_options()?),
             debugfs <- counters::debugfs(),
+            fault_attr: sys::fault_inject::FaultAttr::create(),
         })
     }
 }

@@ -24,7 +24,7 @@ use kernel::{
     sync::{aref::ARef, Arc},
 };
 
-use crate::sys::{iommu::MappedDomain, pages::PinnedPages};
+use crate::sys::{fault_inject, iommu::MappedDomain, pages::PinnedPages};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -147,7 +147,16 @@ impl Area {
                 next += 1;
             }
             let run = run.min(length - done);
-            if let Err(e) = domain.map(self.iova + done, phys + in_page, run, self.prot) {
+            // One injection point per fill, at the run holding the area's
+            // middle byte: a failure there leaves a part mapped to undo.
+            let middle = (done..done + run).contains(&(length / 2));
+            let mapped = if middle {
+                fault_inject::inject(ENOMEM)
+            } else {
+                Ok(())
+            }
+            .and_then(|()| domain.map(self.iova + done, phys + in_page, run, self.prot));
+            if let Err(e) = mapped {
                 if done != 0 {
                     domain.unmap(self.iova, done);
                 }

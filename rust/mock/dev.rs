@@ -347,7 +347,7 @@ impl MockDevRegistration {
                 ret
             };
             let ret = if ret == 0 {
-                sys::iommu_mock_device_add(dev, mock.iommu())
+                sys::rust_iommufd_mock_device_add(dev, mock.iommu())
             } else {
                 ret
             };

@@ -32,7 +32,11 @@ extern "C" {
         bus: *const bindings::bus_type,
         nb: *mut bindings::notifier_block,
     );
-    pub(crate) fn iommu_mock_device_add(
+    /// helpers.c: `iommu_mock_device_add()`, and on failure frees the
+    /// IOMMU data it may leave on the device (a failed fwspec allocation
+    /// leaves `dev->iommu` set, which nothing frees for a device that never
+    /// went on the bus).
+    pub(crate) fn rust_iommufd_mock_device_add(
         dev: *mut bindings::device,
         iommu: *mut bindings::iommu_device,
     ) -> c_int;

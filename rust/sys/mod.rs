@@ -12,6 +12,7 @@ use kernel::{
 
 pub(crate) mod anon_file;
 pub(crate) mod attach;
+pub(crate) mod fault_inject;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
 pub(crate) mod layout;

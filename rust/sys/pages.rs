@@ -104,6 +104,7 @@ impl PinnedPages {
         let current_mm = kernel::current!()
             .mm()
             .map_or(core::ptr::null_mut(), |m| m.as_raw());
+        super::fault_inject::inject(ENOMEM)?;
         // INVARIANT: holds only what GUP pinned; whatever was pinned so far
         // is released by its drop on failure.
         let mut this = Self {
@@ -119,6 +120,7 @@ impl PinnedPages {
             let done = pages.len();
             let want = (npages - done).min(PIN_BATCH);
             let addr = uptr + done * kernel::page::PAGE_SIZE;
+            super::fault_inject::inject(EFAULT)?;
             let spare = pages.spare_capacity_mut();
             let out = spare.as_mut_ptr().cast::<*mut bindings::page>();
             let got = match &remote {

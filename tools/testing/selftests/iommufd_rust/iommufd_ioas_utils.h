@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * IOAS memory helpers: IOMMU_IOAS_MAP, IOMMU_IOAS_COPY, IOMMU_IOAS_UNMAP
- * and IOMMU_TEST_OP_MD_CHECK_MAP, for the programs that map.
+ * and IOMMU_TEST_OP_MD_CHECK_MAP, the pins of the caller's memory
+ * (MD_CHECK_REFS) and its VmPin, for the programs that map.
  */
 #ifndef __IOMMUFD_RUST_IOAS_UTILS_H
 #define __IOMMUFD_RUST_IOAS_UTILS_H
+
+#include <stdio.h>
+#include <string.h>
 
 #include "iommufd_mock_utils.h"
 
@@ -77,6 +81,34 @@ static inline int check_map(int fd, __u32 hwpt_id, __u64 iova, __u64 length,
 	cmd.check_map.length = length;
 	cmd.check_map.uptr = PTR_U64(uptr);
 	return test_cmd(fd, &cmd);
+}
+
+/*
+ * The DMA pins each page of [uptr, uptr + length) carries, if they all
+ * carry the same number up to @max; -1 otherwise.
+ */
+static inline int pins_of(int fd, void *uptr, __u64 length, int max)
+{
+	for (int refs = 0; refs <= max; refs++)
+		if (!check_refs(fd, uptr, length, refs))
+			return refs;
+	return -1;
+}
+
+/* VmPin of /proc/self/status in kB, or -1. */
+static inline long vm_pin_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
 }
 
 #endif /* __IOMMUFD_RUST_IOAS_UTILS_H */

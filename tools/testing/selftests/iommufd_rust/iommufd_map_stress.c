@@ -82,25 +82,9 @@ static bool past(const struct timespec *t)
 	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
-/* VmPin of this process in KiB, or -1. */
-static long vmpin_kib(void)
-{
-	char line[128];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 static void note_vmpin(struct stress *s)
 {
-	long kib = vmpin_kib();
+	long kib = vm_pin_kb();
 	long max = atomic_load(&s->vmpin_max);
 
 	while (kib > max && !atomic_compare_exchange_weak(&s->vmpin_max, &max,
@@ -345,7 +329,7 @@ int main(int argc, char **argv)
 
 	/* Everything was unmapped: with a domain still there, no pin stays. */
 	refs = check_refs(s.fd, s.buf, BUF_PAGES * s.psz, 0);
-	vmpin = vmpin_kib();
+	vmpin = vm_pin_kb();
 	have_counters = counters_available();
 	if (have_counters)
 		counters_read(&c);

@@ -3,12 +3,15 @@
  * C glue for what Rust cannot express in the 7.3 kernel crate. Keep this
  * file to macros and static inlines; logic lives on the Rust side.
  */
+#include <linux/cred.h>
 #include <linux/generic_pt/iommu.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/property.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 
 /*
  * The Rust module! macro has no string parameters. The buffer is filled by
@@ -92,6 +95,35 @@ phys_addr_t rust_iommufd_page_to_phys(const struct page *page);
 phys_addr_t rust_iommufd_page_to_phys(const struct page *page)
 {
 	return page_to_phys(page);
+}
+
+/*
+ * Locked-memory accounting of pinned pages (rust/sys/account.rs):
+ * get_uid(), current_user(), task_rlimit() and the mmap write lock are
+ * static inlines or macros.
+ */
+struct user_struct *rust_iommufd_get_current_user(void);
+struct user_struct *rust_iommufd_get_current_user(void)
+{
+	return get_uid(current_user());
+}
+
+unsigned long rust_iommufd_memlock_limit(const struct task_struct *task);
+unsigned long rust_iommufd_memlock_limit(const struct task_struct *task)
+{
+	return task_rlimit(task, RLIMIT_MEMLOCK);
+}
+
+void rust_iommufd_mmap_write_lock(struct mm_struct *mm);
+void rust_iommufd_mmap_write_lock(struct mm_struct *mm)
+{
+	mmap_write_lock(mm);
+}
+
+void rust_iommufd_mmap_write_unlock(struct mm_struct *mm);
+void rust_iommufd_mmap_write_unlock(struct mm_struct *mm)
+{
+	mmap_write_unlock(mm);
 }
 
 void rust_iommufd_put_page(struct page *page);

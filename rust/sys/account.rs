@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Locked-memory accounting of pinned pages, in upstream's three modes
+//! (drivers/iommu/iommufd/pages.c, `IOPT_PAGES_ACCOUNT_*`):
+//!
+//! - [`AccountMode::None`]: the mapping task had `CAP_IPC_LOCK`; no limit
+//!   applies.
+//! - [`AccountMode::User`] (`IOMMU_OPTION_RLIMIT_MODE` 0, the default):
+//!   the `locked_vm` of the mapping credentials' user (`struct
+//!   user_struct`, shared by all that user's processes), raised with a
+//!   compare-and-exchange loop that never passes the mapping process's
+//!   `RLIMIT_MEMLOCK`, as io_uring does.
+//! - [`AccountMode::Mm`] (`RLIMIT_MODE` 1, VFIO's way): the address
+//!   space's `locked_vm` (`VmLck` in /proc/PID/status), under its mmap
+//!   lock held for writing, with `__account_locked_vm()` against the same
+//!   limit.
+//!
+//! In every mode the pages also count in the address space's `pinned_vm`
+//! (`VmPin`), as upstream counts them.
+//!
+//! A [`PinAccount`] is taken when the memory is named (`IOMMU_IOAS_MAP`)
+//! and keeps its address space, thread group leader and user until the
+//! last pin is gone, so whoever drops a pin (another process after
+//! `fork()`, the release of the file) gives the charge back to where it
+//! was taken.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    error::to_result,
+    mm::{Mm, MmWithUser},
+    page::PAGE_SHIFT,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    task::Task,
+};
+
+#[expect(
+    improper_ctypes,
+    reason = "structures behind pointers, declared as kernel::bindings declares them"
+)]
+extern "C" {
+    /// helpers.c: `get_uid(current_user())`.
+    fn rust_iommufd_get_current_user() -> *mut bindings::user_struct;
+    /// helpers.c: `task_rlimit(task, RLIMIT_MEMLOCK)`.
+    fn rust_iommufd_memlock_limit(task: *const bindings::task_struct) -> c_ulong;
+    /// helpers.c: `mmap_write_lock()`.
+    fn rust_iommufd_mmap_write_lock(mm: *mut bindings::mm_struct);
+    /// helpers.c: `mmap_write_unlock()`.
+    fn rust_iommufd_mmap_write_unlock(mm: *mut bindings::mm_struct);
+}
+
+/// Where pinned pages are charged (upstream's `IOPT_PAGES_ACCOUNT_*`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum AccountMode {
+    /// No limit: the mapping task had `CAP_IPC_LOCK`.
+    None,
+    /// The user's `locked_vm`, against `RLIMIT_MEMLOCK`.
+    User,
+    /// The address space's `locked_vm`, against `RLIMIT_MEMLOCK`.
+    Mm,
+}
+
+/// A counted reference to a `struct user_struct`.
+///
+/// # Invariants
+///
+/// `0` points to a `user_struct` this value holds one reference on
+/// (`get_uid()`), given back with `free_uid()` when it is dropped.
+struct UserRef(NonNull<bindings::user_struct>);
+
+// SAFETY: the reference is not tied to a thread (`free_uid()` may be
+// called from any), and the only field used, `locked_vm`, is atomic.
+unsafe impl Send for UserRef {}
+// SAFETY: as above.
+unsafe impl Sync for UserRef {}
+
+impl UserRef {
+    /// The user of the calling task's credentials (`current_user()`).
+    fn current() -> Result<Self> {
+        // SAFETY: no precondition; the reference taken is ours (below).
+        let user = unsafe { rust_iommufd_get_current_user() };
+        // INVARIANT: the helper took a reference for us.
+        NonNull::new(user).map(Self).ok_or(EINVAL)
+    }
+
+    /// The user's `locked_vm`, in pages.
+    fn locked_vm(&self) -> &Atomic<isize> {
+        const {
+            assert!(size_of::<bindings::atomic_long_t>() == size_of::<isize>());
+            assert!(align_of::<bindings::atomic_long_t>() == align_of::<isize>());
+        }
+        // SAFETY: the user lives while we hold our reference (the type
+        // invariant); `locked_vm` is an `atomic_long_t` (a `long`, as big
+        // and as aligned as `isize`, checked above) that the kernel only
+        // ever accesses atomically.
+        unsafe { Atomic::from_ptr((&raw mut (*self.0.as_ptr()).locked_vm.counter).cast::<isize>()) }
+    }
+}
+
+impl Drop for UserRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference held by the type invariant, given back once.
+        unsafe { bindings::free_uid(self.0.as_ptr()) }
+    }
+}
+
+/// The mmap lock of an address space held for writing, released on drop.
+///
+/// # Invariants
+///
+/// The caller of [`MmapWriteGuard::lock`] holds the lock through `mm`.
+struct MmapWriteGuard<'a> {
+    mm: &'a MmWithUser,
+}
+
+impl<'a> MmapWriteGuard<'a> {
+    fn lock(mm: &'a MmWithUser) -> Self {
+        // SAFETY: `mm` has a user, so its `mm_struct` is valid and its mmap
+        // lock initialised; it is released by the drop below.
+        unsafe { rust_iommufd_mmap_write_lock(mm.as_raw()) };
+        // INVARIANT: locked above.
+        Self { mm }
+    }
+}
+
+impl Drop for MmapWriteGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: locked for writing by us (the type invariant).
+        unsafe { rust_iommufd_mmap_write_unlock(self.mm.as_raw()) }
+    }
+}
+
+/// Whose memory pins come from and who pays for them: upstream's
+/// `source_mm` (by `mmgrab`, not as a user), `source_task` (the thread
+/// group leader, whose `RLIMIT_MEMLOCK` applies), `source_user` and
+/// `account_mode`, all taken when the memory is named.
+pub(crate) struct PinAccount {
+    mm: ARef<Mm>,
+    task: ARef<Task>,
+    user: UserRef,
+    mode: AccountMode,
+}
+
+impl PinAccount {
+    /// The calling process's memory, charged as upstream charges it:
+    /// nothing if the caller has `CAP_IPC_LOCK`, else its address space if
+    /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else its user. `EFAULT`
+    /// for a task with no address space.
+    pub(crate) fn current(mm_mode: bool) -> Result<Arc<Self>> {
+        let current = kernel::current!();
+        let mm: ARef<Mm> = ARef::from(&**current.mm().ok_or(EFAULT)?);
+        let task: ARef<Task> = ARef::from(current.group_leader());
+        let mode = if super::capable(bindings::CAP_IPC_LOCK) {
+            AccountMode::None
+        } else if mm_mode {
+            AccountMode::Mm
+        } else {
+            AccountMode::User
+        };
+        let user = UserRef::current()?;
+        Ok(Arc::new(
+            Self {
+                mm,
+                task,
+                user,
+                mode,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?)
+    }
+
+    /// The address space the memory is in.
+    pub(crate) fn mm(&self) -> &Mm {
+        &self.mm
+    }
+
+    /// The address space's `pinned_vm`, in pages.
+    fn pinned_vm(&self) -> &Atomic<i64> {
+        // SAFETY: `mmgrab` keeps the `mm_struct` (the `ARef`); `pinned_vm`
+        // is an `atomic64_t` that the kernel only ever accesses atomically.
+        unsafe { Atomic::from_ptr(&raw mut (*self.mm.as_raw()).__bindgen_anon_1.pinned_vm.counter) }
+    }
+
+    /// `RLIMIT_MEMLOCK` of the mapping process, in pages.
+    fn limit_pages(&self) -> usize {
+        // SAFETY: the task is referenced (`get_task_struct`), and a task's
+        // signal struct, where its limits are, lives as long as it does.
+        let bytes = unsafe { rust_iommufd_memlock_limit(self.task.as_ptr()) };
+        bytes >> PAGE_SHIFT
+    }
+
+    /// `incr_user_locked_vm`: raises the user's `locked_vm` by `npages`
+    /// unless that would pass the limit (`ENOMEM`).
+    fn charge_user(&self, npages: usize) -> Result {
+        let limit = self.limit_pages();
+        let locked = self.user.locked_vm();
+        let mut cur = locked.load(Relaxed);
+        loop {
+            // The counter is a `long` but counts pages, never negative.
+            let new = (cur as usize).checked_add(npages).ok_or(ENOMEM)?;
+            if new > limit {
+                return Err(ENOMEM);
+            }
+            match locked.cmpxchg(cur, new as isize, Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// `decr_user_locked_vm`.
+    fn uncharge_user(&self, npages: usize) {
+        let locked = self.user.locked_vm();
+        if (locked.load(Relaxed) as usize) < npages {
+            pr_warn!("rust_iommufd: user locked_vm below what was charged\n");
+            return;
+        }
+        locked.fetch_sub(npages as isize, Relaxed);
+    }
+
+    /// `update_mm_locked_vm`: the address space's `locked_vm` under its
+    /// mmap lock held for writing. It needs a user of the address space:
+    /// `EINVAL` (upstream's errno) if it has none left, which on the way
+    /// down means the process is gone and nothing is left to give back.
+    fn update_mm(&self, npages: usize, inc: bool) -> Result {
+        let mm = self.mm.mmget_not_zero().ok_or(EINVAL)?;
+        let _lock = MmapWriteGuard::lock(&mm);
+        // SAFETY: `mm` has a user and its mmap lock is held for writing, as
+        // the function asserts; the task is referenced.
+        to_result(unsafe {
+            bindings::__account_locked_vm(mm.as_raw(), npages, inc, self.task.as_ptr(), false)
+        })
+    }
+
+    /// Charges `npages` newly pinned pages (`iopt_pages_update_pinned`
+    /// upwards): `ENOMEM` past `RLIMIT_MEMLOCK`, nothing charged then.
+    fn charge(&self, npages: usize) -> Result {
+        match self.mode {
+            AccountMode::None => {}
+            AccountMode::User => self.charge_user(npages)?,
+            AccountMode::Mm => self.update_mm(npages, true)?,
+        }
+        self.pinned_vm().add(npages as i64, Relaxed);
+        Ok(())
+    }
+
+    /// Gives back what [`Self::charge`] took for `npages` pages.
+    fn uncharge(&self, npages: usize) {
+        match self.mode {
+            AccountMode::None => {}
+            AccountMode::User => self.uncharge_user(npages),
+            // Upstream leaves pinned_vm as it is when the process is gone
+            // too; its mm_struct is only kept by mmgrab then, and nothing
+            // reads the counter again.
+            AccountMode::Mm => {
+                if self.update_mm(npages, false).is_err() {
+                    return;
+                }
+            }
+        }
+        self.pinned_vm().fetch_sub(npages as i64, Relaxed);
+    }
+}
+
+/// `npages` pages charged to an account, given back when dropped.
+///
+/// # Invariants
+///
+/// [`PinAccount::charge`] succeeded for `npages` on `account`, and nothing
+/// else gives it back.
+pub(crate) struct Charge {
+    account: Arc<PinAccount>,
+    npages: usize,
+}
+
+impl Charge {
+    /// Charges `npages` pinned pages to `account`: `ENOMEM` past the
+    /// limit of its mode, with nothing charged.
+    pub(crate) fn new(account: &Arc<PinAccount>, npages: usize) -> Result<Self> {
+        account.charge(npages)?;
+        // INVARIANT: charged above.
+        Ok(Self {
+            account: account.clone(),
+            npages,
+        })
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.account.uncharge(self.npages);
+    }
+}

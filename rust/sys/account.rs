@@ -23,18 +23,25 @@
 //! last pin is gone, so whoever drops a pin (another process after
 //! `fork()`, the release of the file) gives the charge back to where it
 //! was taken.
+//!
+//! As upstream's `npinned`, a page is charged once however many pins of
+//! the same account hold it: the areas `IOMMU_IOAS_COPY` makes of one
+//! mapping each pin their pages, but only the first pin of a page charges
+//! it and only the last one to go gives it back.
 
 use core::ptr::NonNull;
 use kernel::{
+    alloc::KVec,
     bindings,
     error::to_result,
     mm::{Mm, MmWithUser},
+    new_mutex,
     page::PAGE_SHIFT,
     prelude::*,
     sync::{
         aref::ARef,
         atomic::{Atomic, Relaxed},
-        Arc,
+        Arc, Mutex,
     },
     task::Task,
 };
@@ -139,11 +146,36 @@ impl Drop for MmapWriteGuard<'_> {
 /// `source_mm` (by `mmgrab`, not as a user), `source_task` (the thread
 /// group leader, whose `RLIMIT_MEMLOCK` applies), `source_user` and
 /// `account_mode`, all taken when the memory is named.
+#[pin_data]
 pub(crate) struct PinAccount {
     mm: ARef<Mm>,
     task: ARef<Task>,
     user: UserRef,
     mode: AccountMode,
+    /// The user page ranges charged pins hold, `(first page number,
+    /// pages)`, sorted by first page; they may overlap. Held across the
+    /// charge and its undoing, so that what a page costs is decided once
+    /// (upstream's `pages->mutex`). Lock order: after the IO page table's
+    /// lock, before the address space's mmap lock.
+    #[pin]
+    pinned: Mutex<KVec<(usize, usize)>>,
+}
+
+/// Pages of `[start, end)` that `ranges` (sorted by start) cover.
+fn covered(ranges: &[(usize, usize)], start: usize, end: usize) -> usize {
+    let (mut cur, mut sum) = (start, 0);
+    for &(first, npages) in ranges {
+        if first >= end {
+            break;
+        }
+        let lo = first.max(cur);
+        let hi = first.saturating_add(npages).min(end);
+        if hi > lo {
+            sum += hi - lo;
+            cur = hi;
+        }
+    }
+    sum
 }
 
 impl PinAccount {
@@ -163,15 +195,16 @@ impl PinAccount {
             AccountMode::User
         };
         let user = UserRef::current()?;
-        Ok(Arc::new(
-            Self {
+        Arc::pin_init(
+            try_pin_init!(Self {
                 mm,
                 task,
                 user,
                 mode,
-            },
+                pinned <- new_mutex!(KVec::new()),
+            }),
             GFP_KERNEL_ACCOUNT,
-        )?)
+        )
     }
 
     /// The address space the memory is in.
@@ -237,6 +270,45 @@ impl PinAccount {
         })
     }
 
+    /// Records a pin of `npages` user pages from page number `first` and
+    /// charges those of them no other pin holds: `ENOMEM` past the limit,
+    /// nothing recorded or charged then.
+    fn pin(&self, first: usize, npages: usize) -> Result {
+        let end = first.checked_add(npages).ok_or(EOVERFLOW)?;
+        let mut pinned = self.pinned.lock();
+        let new = npages - covered(&pinned, first, end);
+        pinned.push((first, npages), GFP_KERNEL_ACCOUNT)?;
+        if new != 0 {
+            if let Err(e) = self.charge(new) {
+                pinned.pop();
+                return Err(e);
+            }
+        }
+        // Keep the ranges sorted by first page.
+        let mut i = pinned.len() - 1;
+        while i > 0 && pinned[i - 1].0 > pinned[i].0 {
+            pinned.swap(i - 1, i);
+            i -= 1;
+        }
+        Ok(())
+    }
+
+    /// Undoes one [`Self::pin`] of the same range: gives back the pages no
+    /// other pin holds.
+    fn unpin(&self, first: usize, npages: usize) {
+        let mut pinned = self.pinned.lock();
+        let Some(index) = pinned.iter().position(|&r| r == (first, npages)) else {
+            pr_warn!("rust_iommufd: unpinned a range that was never charged\n");
+            return;
+        };
+        // Moves the rest down: the order stays sorted.
+        let _ = pinned.remove(index);
+        let gone = npages - covered(&pinned, first, first.saturating_add(npages));
+        if gone != 0 {
+            self.uncharge(gone);
+        }
+    }
+
     /// Charges `npages` newly pinned pages (`iopt_pages_update_pinned`
     /// upwards): `ENOMEM` past `RLIMIT_MEMLOCK`, nothing charged then.
     fn charge(&self, npages: usize) -> Result {
@@ -267,25 +339,30 @@ impl PinAccount {
     }
 }
 
-/// `npages` pages charged to an account, given back when dropped.
+/// A pin of `npages` user pages from page number `first`, recorded and
+/// charged to an account; given back when dropped.
 ///
 /// # Invariants
 ///
-/// [`PinAccount::charge`] succeeded for `npages` on `account`, and nothing
-/// else gives it back.
+/// [`PinAccount::pin`] succeeded for `(first, npages)` on `account`, and
+/// only this value's drop undoes it.
 pub(crate) struct Charge {
     account: Arc<PinAccount>,
+    first: usize,
     npages: usize,
 }
 
 impl Charge {
-    /// Charges `npages` pinned pages to `account`: `ENOMEM` past the
-    /// limit of its mode, with nothing charged.
-    pub(crate) fn new(account: &Arc<PinAccount>, npages: usize) -> Result<Self> {
-        account.charge(npages)?;
-        // INVARIANT: charged above.
+    /// Charges a pin of `npages` pages from the page-aligned user address
+    /// `uptr` to `account`, counting only pages no other pin of the account
+    /// holds: `ENOMEM` past the limit of its mode, with nothing charged.
+    pub(crate) fn new(account: &Arc<PinAccount>, uptr: usize, npages: usize) -> Result<Self> {
+        let first = uptr >> PAGE_SHIFT;
+        account.pin(first, npages)?;
+        // INVARIANT: recorded and charged above.
         Ok(Self {
             account: account.clone(),
+            first,
             npages,
         })
     }
@@ -293,6 +370,6 @@ impl Charge {
 
 impl Drop for Charge {
     fn drop(&mut self) {
-        self.account.uncharge(self.npages);
+        self.account.unpin(self.first, self.npages);
     }
 }

@@ -196,7 +196,7 @@ impl PinnedPages {
             unsafe { pages.inc_len(got) };
         }
         // Over the limit, the drop of `this` unpins them all again.
-        this.charge = Some(Charge::new(account, npages)?);
+        this.charge = Some(Charge::new(account, uptr, npages)?);
         Ok(this)
     }
 

@@ -102,6 +102,25 @@ phys_addr_t rust_iommufd_page_to_phys(const struct page *page)
  * get_uid(), current_user(), task_rlimit() and the mmap write lock are
  * static inlines or macros.
  */
+/*
+ * current->mm and current->group_leader, read in C: the 7.3 kernel
+ * crate's CurrentTask::mm() and group_leader() read them at bindgen's
+ * offsets into struct task_struct, which on the debug kernel are 48 bytes
+ * short of the compiler's (mm at 936 instead of 984), so they return a
+ * pointer into the task itself.
+ */
+struct mm_struct *rust_iommufd_current_mm(void);
+struct mm_struct *rust_iommufd_current_mm(void)
+{
+	return current->mm;
+}
+
+struct task_struct *rust_iommufd_current_leader(void);
+struct task_struct *rust_iommufd_current_leader(void)
+{
+	return current->group_leader;
+}
+
 struct user_struct *rust_iommufd_get_current_user(void);
 struct user_struct *rust_iommufd_get_current_user(void)
 {

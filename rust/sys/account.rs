@@ -51,6 +51,10 @@ use kernel::{
     reason = "structures behind pointers, declared as kernel::bindings declares them"
 )]
 extern "C" {
+    /// helpers.c: `current->mm`.
+    fn rust_iommufd_current_mm() -> *mut bindings::mm_struct;
+    /// helpers.c: `current->group_leader`.
+    fn rust_iommufd_current_leader() -> *mut bindings::task_struct;
     /// helpers.c: `get_uid(current_user())`.
     fn rust_iommufd_get_current_user() -> *mut bindings::user_struct;
     /// helpers.c: `task_rlimit(task, RLIMIT_MEMLOCK)`.
@@ -59,6 +63,41 @@ extern "C" {
     fn rust_iommufd_mmap_write_lock(mm: *mut bindings::mm_struct);
     /// helpers.c: `mmap_write_unlock()`.
     fn rust_iommufd_mmap_write_unlock(mm: *mut bindings::mm_struct);
+}
+
+/// The calling task's address space, `None` for a kernel thread.
+///
+/// Read in C (`current->mm`): the kernel crate's `CurrentTask::mm()` reads
+/// the field at bindgen's offset into `struct task_struct`, which on the
+/// 7.3 debug kernel is not the compiler's (helpers.c has the figures).
+pub(crate) fn current_mm() -> Option<ARef<Mm>> {
+    // SAFETY: no precondition.
+    let mm = unsafe { rust_iommufd_current_mm() };
+    if mm.is_null() {
+        return None;
+    }
+    // SAFETY: the current task's `mm`, when set, has a user (the task)
+    // for the whole call; `ARef::from` takes a reference of our own
+    // (`mmgrab`) before the borrow ends.
+    Some(ARef::from(unsafe { Mm::from_raw(mm) }))
+}
+
+/// Whether `mm` is the calling task's address space.
+pub(crate) fn is_current_mm(mm: &Mm) -> bool {
+    // SAFETY: no precondition; the pointer is only compared.
+    core::ptr::eq(unsafe { rust_iommufd_current_mm() }, mm.as_raw())
+}
+
+/// The calling task's thread group leader, referenced.
+fn current_leader() -> ARef<Task> {
+    // SAFETY: no precondition.
+    let leader = unsafe { rust_iommufd_current_leader() };
+    // SAFETY: the group leader of the running task is a valid task for
+    // the call (it is released only after every thread of the group is
+    // gone); `Task` is a transparent wrapper of `task_struct`, and
+    // `ARef::from` takes a reference of our own (`get_task_struct`) before
+    // the borrow ends.
+    ARef::from(unsafe { &*leader.cast::<Task>() })
 }
 
 /// Where pinned pages are charged (upstream's `IOPT_PAGES_ACCOUNT_*`).
@@ -184,9 +223,8 @@ impl PinAccount {
     /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else its user. `EFAULT`
     /// for a task with no address space.
     pub(crate) fn current(mm_mode: bool) -> Result<Arc<Self>> {
-        let current = kernel::current!();
-        let mm: ARef<Mm> = ARef::from(&**current.mm().ok_or(EFAULT)?);
-        let task: ARef<Task> = ARef::from(current.group_leader());
+        let mm = current_mm().ok_or(EFAULT)?;
+        let task = current_leader();
         let mode = if super::capable(bindings::CAP_IPC_LOCK) {
             AccountMode::None
         } else if mm_mode {

@@ -14,7 +14,7 @@ use kernel::{
     },
 };
 
-use super::account::{Charge, PinAccount};
+use super::account::{is_current_mm, Charge, PinAccount};
 
 #[expect(
     improper_ctypes,
@@ -140,9 +140,6 @@ impl PinnedPages {
         if writable {
             flags |= bindings::FOLL_WRITE;
         }
-        let current_mm = kernel::current!()
-            .mm()
-            .map_or(core::ptr::null_mut(), |m| m.as_raw());
         // INVARIANT: holds only what GUP pinned; whatever was pinned so far
         // is released by its drop on failure.
         let mut this = Self {
@@ -151,7 +148,7 @@ impl PinnedPages {
         };
         let batch = pin_batch();
         let pages = &mut this.pages;
-        let remote = if current_mm == mm.as_raw() {
+        let remote = if is_current_mm(mm) {
             None
         } else {
             Some(mm.mmget_not_zero().ok_or(EFAULT)?)

@@ -966,11 +966,12 @@ TEST_F(ioas, tiny_temp_memory_limit_still_maps)
 				 &idev_id));
 	for (i = 0; i != sizeof(limits) / sizeof(limits[0]); i++) {
 		ASSERT_EQ(0, set_temp_memory_limit(self->fd, limits[i]));
-		/* An odd number of pages at an odd page, then the rest. */
+		/* 14.5 pages from the second page, then the first page. */
 		ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id,
 				      self->buf + self->psz,
-				      (BUF_PAGES - 2) * self->psz + 3, &iova,
-				      RW));
+				      (BUF_PAGES - 2) * self->psz +
+					      MOCK_PAGE_SIZE,
+				      &iova, RW));
 		EXPECT_EQ(0, check_refs(self->fd, self->buf + self->psz,
 					(BUF_PAGES - 1) * self->psz, 1));
 		EXPECT_EQ(0, check_refs(self->fd, self->buf, self->psz, 0));
@@ -1218,11 +1219,12 @@ TEST_F(account, charged_while_a_domain_pins)
 {
 	size_t psz = self->psz;
 	__u32 ioas_id, stdev_id;
-	__u64 iova = 0;
+	/* Inside the mock aperture, where a domain can come. */
+	__u64 iova = MOCK_APERTURE_START;
 
 	ASSERT_EQ(0, ioas_alloc(self->fd2, &ioas_id));
 	ASSERT_EQ(0, ioas_map(self->fd2, ioas_id, self->buf,
-			      LIMIT_PAGES * psz, &iova, RW));
+			      LIMIT_PAGES * psz, &iova, FIXED));
 	EXPECT_EQ(self->pin0, vm_pin(getpid()));
 	ASSERT_EQ(0, mock_domain(self->fd2, ioas_id, &stdev_id, NULL, NULL));
 	EXPECT_EQ(self->pin0 + LIMIT_PAGES * self->kb, vm_pin(getpid()));
@@ -1232,8 +1234,9 @@ TEST_F(account, charged_while_a_domain_pins)
 	EXPECT_EQ(self->lck0, vm_lck(getpid()));
 
 	/* Over the limit, the domain cannot be added: nothing stays. */
+	iova = MOCK_APERTURE_START + LIMIT_PAGES * psz;
 	ASSERT_EQ(0, ioas_map(self->fd2, ioas_id, self->buf + LIMIT_PAGES * psz,
-			      psz, &iova, RW));
+			      psz, &iova, FIXED));
 	EXPECT_ERRNO(ENOMEM, mock_domain(self->fd2, ioas_id, NULL, NULL, NULL));
 	EXPECT_EQ(0, check_refs(self->fd2, self->buf,
 				(LIMIT_PAGES + 1) * psz, 0));

@@ -411,3 +411,36 @@ impl Drop for Charge {
         self.account.unpin(self.first, self.npages);
     }
 }
+
+#[kunit_tests(rust_iommufd_account)]
+mod tests {
+    use super::covered;
+
+    #[test]
+    fn covered_counts_each_page_once() {
+        // No range, a range outside, one inside.
+        assert_eq!(covered(&[], 0, 10), 0);
+        assert_eq!(covered(&[(10, 5)], 0, 10), 0);
+        assert_eq!(covered(&[(2, 3)], 0, 10), 3);
+        // Clipped at both ends.
+        assert_eq!(covered(&[(0, 4), (8, 8)], 2, 10), 4);
+        // Overlapping and nested ranges count a page once.
+        assert_eq!(covered(&[(0, 6), (2, 2), (4, 4)], 0, 10), 8);
+        assert_eq!(covered(&[(1, 8), (3, 1)], 0, 10), 8);
+        // Touching ranges, then a gap.
+        assert_eq!(covered(&[(0, 3), (3, 3), (7, 1)], 0, 10), 7);
+        // A range reaching past the end of the address space.
+        assert_eq!(covered(&[(5, usize::MAX)], 0, 10), 5);
+    }
+
+    #[test]
+    fn a_copy_of_a_pinned_range_is_free() {
+        // What a second pin of [4, 12) charges after [0, 8) and [10, 20):
+        // pages 8 and 9 only.
+        let ranges = [(0, 8), (10, 10)];
+        assert_eq!(8 - covered(&ranges, 4, 12), 2);
+        // And what dropping [0, 8) gives back while [4, 12) stays: 0..4.
+        let rest = [(4, 8), (10, 10)];
+        assert_eq!(8 - covered(&rest, 0, 8), 4);
+    }
+}

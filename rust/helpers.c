@@ -3,6 +3,7 @@
  * C glue for what Rust cannot express in the 7.3 kernel crate. Keep this
  * file to macros and static inlines; logic lives on the Rust side.
  */
+#include <linux/cred.h>
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
 #include <linux/generic_pt/iommu.h>
@@ -13,6 +14,8 @@
 #include <linux/moduleparam.h>
 #include <linux/property.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 
 /*
  * The Rust module! macro has no string parameters. The buffer is filled by
@@ -96,6 +99,54 @@ phys_addr_t rust_iommufd_page_to_phys(const struct page *page);
 phys_addr_t rust_iommufd_page_to_phys(const struct page *page)
 {
 	return page_to_phys(page);
+}
+
+/*
+ * Locked-memory accounting of pinned pages (rust/sys/account.rs):
+ * get_uid(), current_user(), task_rlimit() and the mmap write lock are
+ * static inlines or macros.
+ */
+/*
+ * current->mm and current->group_leader, read in C: the 7.3 kernel
+ * crate's CurrentTask::mm() and group_leader() read them at bindgen's
+ * offsets into struct task_struct, which on the debug kernel are 48 bytes
+ * short of the compiler's (mm at 936 instead of 984), so they return a
+ * pointer into the task itself.
+ */
+struct mm_struct *rust_iommufd_current_mm(void);
+struct mm_struct *rust_iommufd_current_mm(void)
+{
+	return current->mm;
+}
+
+struct task_struct *rust_iommufd_current_leader(void);
+struct task_struct *rust_iommufd_current_leader(void)
+{
+	return current->group_leader;
+}
+
+struct user_struct *rust_iommufd_get_current_user(void);
+struct user_struct *rust_iommufd_get_current_user(void)
+{
+	return get_uid(current_user());
+}
+
+unsigned long rust_iommufd_memlock_limit(const struct task_struct *task);
+unsigned long rust_iommufd_memlock_limit(const struct task_struct *task)
+{
+	return task_rlimit(task, RLIMIT_MEMLOCK);
+}
+
+void rust_iommufd_mmap_write_lock(struct mm_struct *mm);
+void rust_iommufd_mmap_write_lock(struct mm_struct *mm)
+{
+	mmap_write_lock(mm);
+}
+
+void rust_iommufd_mmap_write_unlock(struct mm_struct *mm);
+void rust_iommufd_mmap_write_unlock(struct mm_struct *mm)
+{
+	mmap_write_unlock(mm);
 }
 
 void rust_iommufd_put_page(struct page *page);

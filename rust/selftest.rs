@@ -12,10 +12,7 @@
 use kernel::{
     bindings,
     prelude::*,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        Arc, UniqueArc,
-    },
+    sync::{atomic::Relaxed, Arc, UniqueArc},
 };
 
 use crate::{
@@ -77,11 +74,6 @@ impl Drop for Selftest {
     }
 }
 
-/// The memory limit `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` sets. Upstream
-/// sizes its page-pinning batches with it; this module pins no pages, so
-/// it is only kept.
-static MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
-
 impl Command for iommu_test_cmd {
     const NR: u32 = uapi::IOMMUFD_CMD_BASE + 32;
     const MIN_SIZE: usize = offset_end!(iommu_test_cmd, last);
@@ -99,7 +91,8 @@ impl Command for iommu_test_cmd {
                 if (limit as usize) < size_of::<usize>() + size_of::<u32>() {
                     return Err(EINVAL);
                 }
-                MEMORY_LIMIT.store(limit, Relaxed);
+                // It bounds how many pages one pinning call asks for.
+                crate::sys::pages::set_temp_memory_limit(limit as usize);
                 Ok(())
             }
             uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB => check_iotlb(ucmd),

@@ -126,8 +126,12 @@ impl Command for iommu_ioas_map {
         }
         let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.ioas_id)?;
         let prot = iommu_prot(cmd.flags);
-        let (pages, start_byte) =
-            Pages::user(cmd.user_va, cmd.length, prot & bindings::IOMMU_WRITE != 0)?;
+        let (pages, start_byte) = Pages::user(
+            cmd.user_va,
+            cmd.length,
+            prot & bindings::IOMMU_WRITE != 0,
+            ucmd.ctx.account_mm(),
+        )?;
         let fixed = (cmd.flags & uapi::IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
         let iova = ioas
             .iopt

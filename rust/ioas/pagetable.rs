@@ -17,14 +17,13 @@
 use kernel::{
     alloc::KVec,
     bindings,
-    mm::Mm,
     page::PAGE_SIZE,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{aref::ARef, Arc},
+    sync::Arc,
 };
 
-use crate::sys::{fault_inject, iommu::MappedDomain, pages::PinnedPages};
+use crate::sys::{account::PinAccount, fault_inject, iommu::MappedDomain, pages::PinnedPages};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -38,8 +37,9 @@ const MAX_ALLOC_ALIGNMENT: u64 = PAGE;
 /// User memory one `IOMMU_IOAS_MAP` named: whole pages from `uptr`, in the
 /// address space it was mapped from.
 pub(crate) struct Pages {
-    /// The address space (held by `mmgrab`, not as a user).
-    mm: ARef<Mm>,
+    /// The address space (held by `mmgrab`, not as a user) and who pays
+    /// for pins of it.
+    account: Arc<PinAccount>,
     /// First byte of the first page.
     uptr: usize,
     /// Pages from `uptr`.
@@ -50,9 +50,17 @@ pub(crate) struct Pages {
 
 impl Pages {
     /// The pages under `length` bytes of the calling process from `uptr`
-    /// (`iopt_alloc_user_pages`): `EOVERFLOW` past the end of the address
-    /// space, `EINVAL` for an empty or enormous range.
-    pub(crate) fn user(uptr: u64, length: u64, writable: bool) -> Result<(Arc<Self>, usize)> {
+    /// (`iopt_alloc_user_pages`), their pins charged as upstream charges
+    /// them: to nobody with `CAP_IPC_LOCK`, else to the process if
+    /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else to the user.
+    /// `EOVERFLOW` past the end of the address space, `EINVAL` for an
+    /// empty or enormous range.
+    pub(crate) fn user(
+        uptr: u64,
+        length: u64,
+        writable: bool,
+        mm_mode: bool,
+    ) -> Result<(Arc<Self>, usize)> {
         let uptr = usize::try_from(uptr).map_err(|_| EOVERFLOW)?;
         let length = usize::try_from(length).map_err(|_| EOVERFLOW)?;
         uptr.checked_add(length).ok_or(EOVERFLOW)?;
@@ -60,11 +68,10 @@ impl Pages {
             return Err(EINVAL);
         }
         let start_byte = uptr % PAGE_SIZE;
-        let current = kernel::current!();
-        let mm: ARef<Mm> = ARef::from(&**current.mm().ok_or(EFAULT)?);
+        let account = PinAccount::current(mm_mode)?;
         let pages = Arc::new(
             Self {
-                mm,
+                account,
                 uptr: uptr - start_byte,
                 npages: (length + start_byte).div_ceil(PAGE_SIZE),
                 writable,
@@ -120,7 +127,7 @@ impl Area {
             return Err(EOVERFLOW);
         }
         let uptr = self.pages.uptr + first * PAGE_SIZE;
-        let pins = PinnedPages::pin(&self.pages.mm, uptr, npages, self.pages.writable)?;
+        let pins = PinnedPages::pin(&self.pages.account, uptr, npages, self.pages.writable)?;
         self.pins = Some(pins);
         Ok(())
     }

@@ -10,6 +10,7 @@ use kernel::{
     str::{CStr, CString},
 };
 
+pub(crate) mod account;
 pub(crate) mod anon_file;
 pub(crate) mod attach;
 pub(crate) mod fault_inject;

@@ -4,7 +4,17 @@
 //! outside: how many DMA pins a page of the calling process carries
 //! (`IOMMU_TEST_OP_MD_CHECK_REFS`) and where it is (`MD_CHECK_MAP`).
 
-use kernel::{alloc::KVVec, bindings, mm::Mm, prelude::*};
+use kernel::{
+    alloc::KVVec,
+    bindings,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+};
+
+use super::account::{is_current_mm, Charge, PinAccount};
 
 use crate::counters::PAGES_PINNED;
 
@@ -81,6 +91,9 @@ pub(crate) fn user_page_pins(addr: usize) -> Result<Option<u32>> {
 /// counted in [`PAGES_PINNED`] while held.
 pub(crate) struct PinnedPages {
     pages: KVVec<*mut bindings::page>,
+    /// What the pins are charged, once they all are (`None` before);
+    /// given back after the pages are unpinned.
+    charge: Option<Charge>,
 }
 
 // SAFETY: pins are not tied to a thread; the pages are only read.
@@ -88,37 +101,65 @@ unsafe impl Send for PinnedPages {}
 // SAFETY: as above.
 unsafe impl Sync for PinnedPages {}
 
-/// Pages pinned in one call: the kernel's own batch size of GUP is not
-/// ours to choose, this only bounds the stack of retries.
-const PIN_BATCH: usize = 512;
+/// Upstream's bound on the temporary memory of its pinning path, 64 KiB
+/// (`TEMP_MEMORY_LIMIT`); with `CONFIG_IOMMUFD_TEST` upstream lets
+/// `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` change it, so that pins go in
+/// tiny batches.
+pub(crate) const DEFAULT_TEMP_MEMORY_LIMIT: usize = 65536;
+
+/// The bound in force, in bytes.
+static TEMP_MEMORY_LIMIT: Atomic<usize> = Atomic::new(DEFAULT_TEMP_MEMORY_LIMIT);
+
+/// Sets the bound on the pinning path's temporary memory (the selftest's
+/// `SET_TEMP_MEMORY_LIMIT`), in bytes; it applies to the pins taken next,
+/// module-wide, as upstream's.
+pub(crate) fn set_temp_memory_limit(bytes: usize) {
+    TEMP_MEMORY_LIMIT.store(bytes, Relaxed);
+}
+
+/// Pages asked of one `pin_user_pages*()` call: as many page pointers as
+/// the temporary-memory bound holds, at least one. Upstream's batch is a
+/// buffer of that size which it pins into; ours lands in the final array,
+/// but the calls are as many and as small.
+fn pin_batch() -> usize {
+    (TEMP_MEMORY_LIMIT.load(Relaxed) / size_of::<*mut bindings::page>()).max(1)
+}
 
 impl PinnedPages {
-    /// Pins `npages` pages of `mm` from the page-aligned user address
-    /// `uptr`, writable ones if `writable`. `EFAULT` if a page cannot be
-    /// pinned; nothing stays pinned on failure.
-    pub(crate) fn pin(mm: &Mm, uptr: usize, npages: usize, writable: bool) -> Result<Self> {
+    /// Pins `npages` pages of `account`'s address space from the
+    /// page-aligned user address `uptr`, writable ones if `writable`, and
+    /// charges them to `account` once all are pinned (upstream too pins
+    /// first and unwinds if the charge fails). `EFAULT` if a page cannot be
+    /// pinned, `ENOMEM` past `RLIMIT_MEMLOCK`; nothing stays pinned or
+    /// charged on failure.
+    pub(crate) fn pin(
+        account: &Arc<PinAccount>,
+        uptr: usize,
+        npages: usize,
+        writable: bool,
+    ) -> Result<Self> {
+        let mm = account.mm();
         let mut flags = bindings::FOLL_LONGTERM;
         if writable {
             flags |= bindings::FOLL_WRITE;
         }
-        let current_mm = kernel::current!()
-            .mm()
-            .map_or(core::ptr::null_mut(), |m| m.as_raw());
         super::fault_inject::inject(ENOMEM)?;
         // INVARIANT: holds only what GUP pinned; whatever was pinned so far
         // is released by its drop on failure.
         let mut this = Self {
             pages: KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?,
+            charge: None,
         };
+        let batch = pin_batch();
         let pages = &mut this.pages;
-        let remote = if current_mm == mm.as_raw() {
+        let remote = if is_current_mm(mm) {
             None
         } else {
             Some(mm.mmget_not_zero().ok_or(EFAULT)?)
         };
         while pages.len() < npages {
             let done = pages.len();
-            let want = (npages - done).min(PIN_BATCH);
+            let want = (npages - done).min(batch);
             let addr = uptr + done * kernel::page::PAGE_SIZE;
             super::fault_inject::inject(EFAULT)?;
             let spare = pages.spare_capacity_mut();
@@ -157,6 +198,8 @@ impl PinnedPages {
             unsafe { pages.inc_len(got) };
             PAGES_PINNED.add(got);
         }
+        // Over the limit, the drop of `this` unpins them all again.
+        this.charge = Some(Charge::new(account, uptr, npages)?);
         Ok(this)
     }
 

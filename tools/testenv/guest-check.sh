@@ -122,7 +122,7 @@ fi
 
 # The module's KUnit suites ran when module_load.sh loaded it; their KTAP
 # sits in debugfs while it stays loaded. Keep the per-case level.
-for suite in rust_iommufd_object rust_iommufd_iopt; do
+for suite in rust_iommufd_object rust_iommufd_iopt rust_iommufd_account; do
 	f=/sys/kernel/debug/kunit/$suite/results
 	echo "=== kunit $suite"
 	if [ -r "$f" ]; then

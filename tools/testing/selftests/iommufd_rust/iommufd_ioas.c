@@ -9,12 +9,21 @@
  * The mock domains use a 2 KiB granule and the aperture
  * [MOCK_APERTURE_START, MOCK_APERTURE_LAST]; pages are pinned only while
  * the IOAS has a domain.
+ *
+ * The account fixture checks locked-memory accounting (RLIMIT_MEMLOCK,
+ * CAP_IPC_LOCK, IOMMU_OPTION_RLIMIT_MODE, VmPin and VmLck); it needs root
+ * to set itself up as a user of its own without CAP_IPC_LOCK.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
+#include <linux/capability.h>
 #include <linux/iommufd_test.h>
 
 #include "iommufd_ioas_utils.h"
@@ -876,6 +885,447 @@ TEST_F(ioas, option_huge_pages)
 	val = 0;
 	EXPECT_ERRNO(EINVAL, option(self->fd, IOMMU_OPTION_HUGE_PAGES,
 				    IOMMU_OPTION_OP_SET, self->ioas_id, &val));
+}
+
+/*
+ * SET_TEMP_MEMORY_LIMIT bounds the pinning path's temporary memory, so
+ * that pins go a page or two at a time (upstream's mock_domain_limit
+ * variant uses 16 bytes): mapping must still pin and map every page.
+ */
+TEST_F(ioas, tiny_temp_memory_limit_still_maps)
+{
+	__u32 hwpt_id, hwpt2_id, idev_id;
+	__u64 iova = 0, iova2 = 0;
+	unsigned int limits[] = { 16, 12 };
+	unsigned int i;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, &hwpt_id,
+				 &idev_id));
+	for (i = 0; i != sizeof(limits) / sizeof(limits[0]); i++) {
+		ASSERT_EQ(0, set_temp_memory_limit(self->fd, limits[i]));
+		/* 14.5 pages from the second page, then the first page. */
+		ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id,
+				      self->buf + self->psz,
+				      (BUF_PAGES - 2) * self->psz +
+					      MOCK_PAGE_SIZE,
+				      &iova, RW));
+		EXPECT_EQ(0, check_refs(self->fd, self->buf + self->psz,
+					(BUF_PAGES - 1) * self->psz, 1));
+		EXPECT_EQ(0, check_refs(self->fd, self->buf, self->psz, 0));
+		EXPECT_EQ(0, check_map(self->fd, hwpt_id, iova,
+				       (BUF_PAGES - 2) * self->psz,
+				       self->buf + self->psz));
+		/* A second domain is filled from the same small batches. */
+		ASSERT_EQ(0, hwpt_alloc(self->fd, idev_id, self->ioas_id, 0,
+					&hwpt2_id));
+		EXPECT_EQ(0, check_map(self->fd, hwpt2_id, iova,
+				       (BUF_PAGES - 2) * self->psz,
+				       self->buf + self->psz));
+		ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+				      self->psz, &iova2, RW));
+		EXPECT_EQ(0, check_map(self->fd, hwpt2_id, iova2, self->psz,
+				       self->buf));
+		EXPECT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX,
+					NULL));
+		EXPECT_EQ(0, check_refs(self->fd, self->buf, self->buf_size,
+					0));
+		EXPECT_EQ(0, destroy(self->fd, hwpt2_id));
+		iova = iova2 = 0;
+	}
+	EXPECT_EQ(0, set_temp_memory_limit(self->fd,
+					   DEFAULT_TEMP_MEMORY_LIMIT));
+}
+
+/*
+ * Locked-memory accounting, as upstream's (IOPT_PAGES_ACCOUNT_*): a task
+ * without CAP_IPC_LOCK is charged for the pages it pins, against its
+ * RLIMIT_MEMLOCK, in its user's locked_vm (RLIMIT_MODE 0) or its own
+ * locked_vm, VmLck (RLIMIT_MODE 1); every pin counts in VmPin. The fixture
+ * becomes a user of its own (ACCOUNT_UID, whose locked_vm nothing else
+ * touches) with RLIMIT_MEMLOCK of LIMIT_PAGES and CAP_IPC_LOCK only in its
+ * permitted set, so that a test may raise it.
+ */
+#define ACCOUNT_UID 61234
+#define LIMIT_PAGES 64
+#define ACCOUNT_BUF_PAGES (4 * LIMIT_PAGES)
+
+/* Raises or drops @cap in the effective set (raw capget/capset). */
+static int set_cap(unsigned int cap, bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	if (on)
+		data[cap / 32].effective |= 1U << (cap % 32);
+	else
+		data[cap / 32].effective &= ~(1U << (cap % 32));
+	return syscall(SYS_capset, &hdr, data);
+}
+
+/* A "Vm...:" line of /proc/@pid/status, in kB; -1 if there is none. */
+static long status_kb(pid_t pid, const char *tag)
+{
+	char path[64], line[256];
+	size_t len = strlen(tag);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, tag, len) && line[len] == ':') {
+			kb = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+static long vm_pin(pid_t pid)
+{
+	return status_kb(pid, "VmPin");
+}
+
+static long vm_lck(pid_t pid)
+{
+	return status_kb(pid, "VmLck");
+}
+
+FIXTURE(account) {
+	int fd, fd2;
+	__u32 ioas_id;
+	size_t psz;
+	char *buf;
+	long kb;	/* kB in a page */
+	long pin0, lck0;	/* VmPin and VmLck before the test */
+};
+
+FIXTURE_VARIANT(account) {
+	bool mm;	/* RLIMIT_MODE 1 */
+};
+
+FIXTURE_VARIANT_ADD(account, user) {
+	.mm = false,
+};
+
+FIXTURE_VARIANT_ADD(account, mm) {
+	.mm = true,
+};
+
+FIXTURE_SETUP(account)
+{
+	struct rlimit rl;
+	__u64 mode = variant->mm;
+
+	self->fd2 = -1;
+	IOMMUFD_OPEN_OR_SKIP(self->fd);
+	if (geteuid() != 0)
+		SKIP(return, "needs root, to become a user of its own");
+	self->fd2 = iommufd_open();
+	ASSERT_LE(0, self->fd2);
+	/* The mode is set while the files are empty (CAP_SYS_RESOURCE). */
+	ASSERT_EQ(0, option(self->fd, IOMMU_OPTION_RLIMIT_MODE,
+			    IOMMU_OPTION_OP_SET, 0, &mode));
+	ASSERT_EQ(0, option(self->fd2, IOMMU_OPTION_RLIMIT_MODE,
+			    IOMMU_OPTION_OP_SET, 0, &mode));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas_id));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, NULL));
+
+	self->psz = page_size();
+	self->kb = self->psz / 1024;
+	self->buf = mmap(NULL, ACCOUNT_BUF_PAGES * self->psz,
+			 PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+
+	rl.rlim_cur = rl.rlim_max = LIMIT_PAGES * self->psz;
+	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
+	/* Keep the permitted set across the change of user, not the rest. */
+	ASSERT_EQ(0, prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+	ASSERT_EQ(0, setresuid(ACCOUNT_UID, ACCOUNT_UID, ACCOUNT_UID));
+	ASSERT_EQ(0, prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
+	ASSERT_EQ(0, set_cap(CAP_IPC_LOCK, false));
+	self->pin0 = vm_pin(getpid());
+	self->lck0 = vm_lck(getpid());
+	ASSERT_LE(0, self->pin0);
+	ASSERT_LE(0, self->lck0);
+}
+
+FIXTURE_TEARDOWN(account)
+{
+	if (self->fd2 >= 0)
+		close(self->fd2);
+	if (self->fd >= 0)
+		close(self->fd);
+	/* Whatever the test did, closing gives everything back. */
+	if (self->buf && self->buf != MAP_FAILED) {
+		EXPECT_EQ(self->pin0, vm_pin(getpid()));
+		EXPECT_EQ(self->lck0, vm_lck(getpid()));
+	}
+}
+
+/* What VmLck should have risen by for @pages charged pages. */
+#define LCK(pages) (variant->mm ? (long)(pages) * self->kb : 0)
+
+/*
+ * Past RLIMIT_MEMLOCK a map is ENOMEM and leaves nothing pinned or
+ * charged; up to it the pages count in VmPin (and VmLck in mm mode) until
+ * they are unmapped; the charge adds up across maps.
+ */
+TEST_F(account, memlock_limit_enomem)
+{
+	char *buf = self->buf;
+	__u64 iova = 0, iova2 = 0;
+	size_t psz = self->psz;
+
+	EXPECT_ERRNO(ENOMEM, ioas_map(self->fd, self->ioas_id, buf,
+				      (LIMIT_PAGES + 1) * psz, &iova, RW));
+	EXPECT_EQ(0, check_refs(self->fd, buf, (LIMIT_PAGES + 1) * psz, 0));
+	EXPECT_EQ(self->pin0, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0, vm_lck(getpid()));
+
+	/* Exactly the limit is allowed. */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, buf, LIMIT_PAGES * psz,
+			      &iova, RW));
+	EXPECT_EQ(0, check_refs(self->fd, buf, LIMIT_PAGES * psz, 1));
+	EXPECT_EQ(self->pin0 + LIMIT_PAGES * self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0 + LCK(LIMIT_PAGES), vm_lck(getpid()));
+
+	/* One page more, in a map of its own, is not. */
+	EXPECT_ERRNO(ENOMEM, ioas_map(self->fd, self->ioas_id,
+				      buf + LIMIT_PAGES * psz, psz, &iova2,
+				      RW));
+	EXPECT_EQ(0, check_refs(self->fd, buf + LIMIT_PAGES * psz, psz, 0));
+
+	/* The unmap gives the charge back. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, iova,
+				LIMIT_PAGES * psz, NULL));
+	EXPECT_EQ(self->pin0, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0, vm_lck(getpid()));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, buf + LIMIT_PAGES * psz,
+			      psz, &iova2, RW));
+	EXPECT_EQ(self->pin0 + self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0 + LCK(1), vm_lck(getpid()));
+}
+
+/*
+ * Memory named with CAP_IPC_LOCK is not charged (no limit, no VmLck) but
+ * counts in VmPin, as upstream; it does not use up the limit of what is
+ * named afterwards without the capability.
+ */
+TEST_F(account, cap_ipc_lock_is_not_charged)
+{
+	char *buf = self->buf;
+	size_t psz = self->psz;
+	__u64 iova = 0, iova2 = 0;
+
+	ASSERT_EQ(0, set_cap(CAP_IPC_LOCK, true));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, buf,
+			      2 * LIMIT_PAGES * psz, &iova, RW));
+	ASSERT_EQ(0, set_cap(CAP_IPC_LOCK, false));
+	EXPECT_EQ(0, check_refs(self->fd, buf, 2 * LIMIT_PAGES * psz, 1));
+	EXPECT_EQ(self->pin0 + 2 * LIMIT_PAGES * self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0, vm_lck(getpid()));
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id,
+			      buf + 2 * LIMIT_PAGES * psz, LIMIT_PAGES * psz,
+			      &iova2, RW));
+	EXPECT_EQ(self->pin0 + 3 * LIMIT_PAGES * self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0 + LCK(LIMIT_PAGES), vm_lck(getpid()));
+	EXPECT_ERRNO(ENOMEM, ioas_map(self->fd, self->ioas_id,
+				      buf + 3 * LIMIT_PAGES * psz, psz, &iova2,
+				      RW));
+	/* What is pinned without the capability goes with the capability. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, iova,
+				2 * LIMIT_PAGES * psz, NULL));
+	EXPECT_EQ(self->pin0 + LIMIT_PAGES * self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0 + LCK(LIMIT_PAGES), vm_lck(getpid()));
+}
+
+/*
+ * Pages pinned lazily, when the IOAS gets its first domain, are charged
+ * then, and given back when the last domain goes.
+ */
+TEST_F(account, charged_while_a_domain_pins)
+{
+	size_t psz = self->psz;
+	__u32 ioas_id, stdev_id;
+	/* Inside the mock aperture, where a domain can come. */
+	__u64 iova = MOCK_APERTURE_START;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd2, &ioas_id));
+	ASSERT_EQ(0, ioas_map(self->fd2, ioas_id, self->buf,
+			      LIMIT_PAGES * psz, &iova, FIXED));
+	EXPECT_EQ(self->pin0, vm_pin(getpid()));
+	ASSERT_EQ(0, mock_domain(self->fd2, ioas_id, &stdev_id, NULL, NULL));
+	EXPECT_EQ(self->pin0 + LIMIT_PAGES * self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0 + LCK(LIMIT_PAGES), vm_lck(getpid()));
+	ASSERT_EQ(0, destroy(self->fd2, stdev_id));
+	EXPECT_EQ(self->pin0, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0, vm_lck(getpid()));
+
+	/* Over the limit, the domain cannot be added: nothing stays. */
+	iova = MOCK_APERTURE_START + LIMIT_PAGES * psz;
+	ASSERT_EQ(0, ioas_map(self->fd2, ioas_id, self->buf + LIMIT_PAGES * psz,
+			      psz, &iova, FIXED));
+	EXPECT_ERRNO(ENOMEM, mock_domain(self->fd2, ioas_id, NULL, NULL, NULL));
+	EXPECT_EQ(0, check_refs(self->fd2, self->buf,
+				(LIMIT_PAGES + 1) * psz, 0));
+	EXPECT_EQ(self->pin0, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0, vm_lck(getpid()));
+}
+
+/*
+ * The areas IOMMU_IOAS_COPY makes of one mapping share its pages, and
+ * upstream charges a page once however many of them pin it.
+ */
+TEST_F(account, copy_is_charged_once)
+{
+	size_t len = (LIMIT_PAGES - 4) * self->psz;
+	__u64 src = 0, dst = 0, dst2 = 0;
+	__u32 dst_id;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &dst_id));
+	ASSERT_EQ(0, mock_domain(self->fd, dst_id, NULL, NULL, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &src,
+			      RW));
+	ASSERT_EQ(0, ioas_copy(self->fd, dst_id, self->ioas_id, src, len, &dst,
+			       RW));
+	/* A part of it again, in the source IOAS. */
+	ASSERT_EQ(0, ioas_copy(self->fd, self->ioas_id, self->ioas_id,
+			       src + self->psz, 2 * self->psz, &dst2, RW));
+	EXPECT_EQ(self->pin0 + (LIMIT_PAGES - 4) * self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0 + LCK(LIMIT_PAGES - 4), vm_lck(getpid()));
+	/* The copies keep the pages charged when the source goes. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, src, len, NULL));
+	EXPECT_EQ(self->pin0 + (LIMIT_PAGES - 4) * self->kb, vm_pin(getpid()));
+	ASSERT_EQ(0, ioas_unmap(self->fd, dst_id, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(self->pin0 + 2 * self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0 + LCK(2), vm_lck(getpid()));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(self->pin0, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0, vm_lck(getpid()));
+}
+
+/*
+ * The charge is the mapping process's: a child of the same user mapping
+ * its own memory through the same file shares the user's locked_vm in
+ * user mode (so the parent's pages count against it) and has a locked_vm
+ * of its own in mm mode. What the child leaves mapped when it exits is
+ * given back when the parent unmaps it.
+ */
+TEST_F(account, charged_to_the_mapping_process)
+{
+	size_t psz = self->psz;
+	pid_t parent = getpid(), child;
+	__u64 iova = 0;
+	int status;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      40 * psz, &iova, RW));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		char *mine = self->buf + 64 * psz;
+		__u64 civa = 0;
+		int ret;
+
+		/* 40 + 40 pages: past the user's limit, not the process's. */
+		ret = ioas_map(self->fd, self->ioas_id, mine, 40 * psz, &civa,
+			       RW);
+		if (variant->mm) {
+			if (ret || vm_lck(getpid()) != 40 * self->kb ||
+			    vm_pin(getpid()) != 40 * self->kb ||
+			    vm_lck(parent) != self->lck0 + 40 * self->kb)
+				_exit(1);
+			if (ioas_unmap(self->fd, self->ioas_id, civa, 40 * psz,
+				       NULL) || vm_lck(getpid()) ||
+			    vm_pin(getpid()))
+				_exit(2);
+		} else if (!ret || errno != ENOMEM || vm_pin(getpid())) {
+			_exit(3);
+		}
+		/* 40 + 20: within both; left mapped at exit. */
+		if (ioas_map(self->fd, self->ioas_id, mine, 20 * psz, &civa,
+			     RW))
+			_exit(4);
+		_exit(0);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* The parent's own charge was untouched by the child's. */
+	EXPECT_EQ(self->pin0 + 40 * self->kb, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0 + LCK(40), vm_lck(getpid()));
+	if (variant->mm) {
+		/* 40 + 24 is the parent's own limit. */
+		EXPECT_EQ(0, ioas_map(self->fd, self->ioas_id,
+				      self->buf + 40 * psz, 24 * psz, &iova,
+				      RW));
+		EXPECT_ERRNO(ENOMEM, ioas_map(self->fd, self->ioas_id,
+					      self->buf + 128 * psz, psz,
+					      &iova, RW));
+	} else {
+		/* The user has 40 + 20 pages charged: 5 more do not fit. */
+		EXPECT_ERRNO(ENOMEM, ioas_map(self->fd, self->ioas_id,
+					      self->buf + 40 * psz, 5 * psz,
+					      &iova, RW));
+	}
+	/* Unmapping everything gives the child's charge back too. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(self->pin0, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0, vm_lck(getpid()));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      LIMIT_PAGES * psz, &iova, RW));
+}
+
+/*
+ * The last close may come from another process (a child after fork):
+ * the charge still goes back to the process and user that mapped.
+ */
+TEST_F(account, close_in_another_process_uncharges)
+{
+	size_t psz = self->psz;
+	int go[2], status;
+	__u32 ioas_id;
+	__u64 iova = 0;
+	pid_t child;
+	char c;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      LIMIT_PAGES * psz, &iova, RW));
+	EXPECT_EQ(self->pin0 + LIMIT_PAGES * self->kb, vm_pin(getpid()));
+	ASSERT_EQ(0, pipe(go));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(go[1]);
+		/* Once the parent has closed its copy, ours is the last. */
+		if (read(go[0], &c, 1) != 0)
+			_exit(1);
+		_exit(close(self->fd) ? 2 : 0);
+	}
+	close(go[0]);
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_EQ(self->pin0 + LIMIT_PAGES * self->kb, vm_pin(getpid()));
+	close(go[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(self->pin0, vm_pin(getpid()));
+	EXPECT_EQ(self->lck0, vm_lck(getpid()));
+	/* The whole limit is free again, for the other file. */
+	ASSERT_EQ(0, ioas_alloc(self->fd2, &ioas_id));
+	ASSERT_EQ(0, mock_domain(self->fd2, ioas_id, NULL, NULL, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd2, ioas_id, self->buf,
+			      LIMIT_PAGES * psz, &iova, RW));
 }
 
 TEST_HARNESS_MAIN

@@ -4,7 +4,7 @@
 //! outside: how many DMA pins a page of the calling process carries
 //! (`IOMMU_TEST_OP_MD_CHECK_REFS`) and where it is (`MD_CHECK_MAP`).
 
-use kernel::{alloc::KVVec, bindings, mm::Mm, prelude::*};
+use kernel::{alloc::KVVec, bindings, mm::Mm, page::PAGE_SIZE, prelude::*};
 
 #[expect(
     improper_ctypes,
@@ -160,6 +160,90 @@ impl PinnedPages {
         // SAFETY: a page we hold a pin on (the type invariant).
         Some(unsafe { rust_iommufd_page_to_phys(page) })
     }
+}
+
+/// Copies between `buf` and the page `page` from byte `offset` (to the page
+/// if `write`). `EINVAL` if the range leaves the page.
+///
+/// # Safety
+///
+/// The caller holds a reference or pin on `page` for the call.
+unsafe fn page_rw(page: *mut bindings::page, offset: usize, buf: &mut [u8], write: bool) -> Result {
+    if offset
+        .checked_add(buf.len())
+        .is_none_or(|end| end > PAGE_SIZE)
+    {
+        return Err(EINVAL);
+    }
+    // SAFETY: the page is held (the caller's contract); a local mapping
+    // of it lasts until `kunmap_local` below, on this thread.
+    let base = unsafe { bindings::kmap_local_page(page) }.cast::<u8>();
+    // SAFETY: `base` maps the whole page; `offset + len` is inside it
+    // (checked above) and `buf` is ours, so the ranges do not overlap.
+    unsafe {
+        let at = base.add(offset);
+        if write {
+            core::ptr::copy_nonoverlapping(buf.as_ptr(), at, buf.len());
+        } else {
+            core::ptr::copy_nonoverlapping(at, buf.as_mut_ptr(), buf.len());
+        }
+        bindings::kunmap_local(base.cast());
+    }
+    Ok(())
+}
+
+impl PinnedPages {
+    /// Copies between `buf` and the `index`th page from byte `offset` (to
+    /// the page if `write`): `EINVAL` past the pages or the page's end.
+    pub(crate) fn rw(&self, index: usize, offset: usize, buf: &mut [u8], write: bool) -> Result {
+        let page = *self.pages.get(index).ok_or(EINVAL)?;
+        // SAFETY: a page we hold a pin on (the type invariant).
+        unsafe { page_rw(page, offset, buf, write) }
+    }
+}
+
+/// Copies between `buf` and the memory of `mm` at `addr` (to the memory if
+/// `write`), a page at a time through a short-lived pin, as a device
+/// would see it: `EFAULT` if `mm` has no user left or a page cannot be
+/// had (read-only for a write, unmapped), as upstream.
+pub(crate) fn mm_rw(mm: &Mm, addr: usize, buf: &mut [u8], write: bool) -> Result {
+    let mm = mm.mmget_not_zero().ok_or(EFAULT)?;
+    let flags = if write { bindings::FOLL_WRITE } else { 0 };
+    let mut done = 0;
+    while done < buf.len() {
+        let at = addr.checked_add(done).ok_or(EFAULT)?;
+        let offset = at % PAGE_SIZE;
+        let chunk = (PAGE_SIZE - offset).min(buf.len() - done);
+        let mut page: *mut bindings::page = core::ptr::null_mut();
+        let got = {
+            let _lock = mm.mmap_read_lock();
+            // SAFETY: one page into a one-entry array; `mm` has a user and
+            // its mmap lock is held for the call, as the function needs.
+            unsafe {
+                bindings::pin_user_pages_remote(
+                    mm.as_raw(),
+                    at - offset,
+                    1,
+                    flags,
+                    &mut page,
+                    core::ptr::null_mut(),
+                )
+            }
+        };
+        if got < 0 {
+            return Err(Error::from_errno(got as c_int));
+        }
+        if got != 1 || page.is_null() {
+            return Err(EFAULT);
+        }
+        // SAFETY: we hold the pin taken above until the unpin below.
+        let result = unsafe { page_rw(page, offset, &mut buf[done..done + chunk], write) };
+        // SAFETY: the pin taken above, dropped once.
+        unsafe { bindings::unpin_user_page(page) };
+        result?;
+        done += chunk;
+    }
+    Ok(())
 }
 
 impl Drop for PinnedPages {

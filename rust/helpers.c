@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/property.h>
+#include <linux/sched.h>
 
 /*
  * The Rust module! macro has no string parameters. The buffer is filled by
@@ -117,4 +118,15 @@ void rust_iommufd_pt_iommu_deinit(struct pt_iommu_amdv1 *table);
 void rust_iommufd_pt_iommu_deinit(struct pt_iommu_amdv1 *table)
 {
 	pt_iommu_deinit(&table->iommu);
+}
+
+/*
+ * current->mm, read by C: the 7.3 kernel crate's CurrentTask::mm() reads
+ * the field at bindgen's offset, which on the test kernel is not the C
+ * compiler's (it returned a pointer into the task itself).
+ */
+struct mm_struct *rust_iommufd_current_mm(void);
+struct mm_struct *rust_iommufd_current_mm(void)
+{
+	return current->mm;
 }

@@ -64,8 +64,7 @@ impl Pages {
             return Err(EINVAL);
         }
         let start_byte = uptr % PAGE_SIZE;
-        let current = kernel::current!();
-        let mm: ARef<Mm> = ARef::from(&**current.mm().ok_or(EFAULT)?);
+        let mm = crate::sys::mm::current_mm().ok_or(EFAULT)?;
         let pages = Arc::new(
             Self {
                 mm,

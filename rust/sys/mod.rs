@@ -14,6 +14,7 @@ pub(crate) mod anon_file;
 pub(crate) mod attach;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
+pub(crate) mod mm;
 pub(crate) mod pages;
 pub(crate) mod pt;
 pub(crate) mod viommu;

@@ -98,16 +98,13 @@ impl PinnedPages {
         if writable {
             flags |= bindings::FOLL_WRITE;
         }
-        let current_mm = kernel::current!()
-            .mm()
-            .map_or(core::ptr::null_mut(), |m| m.as_raw());
         // INVARIANT: holds only what GUP pinned; whatever was pinned so far
         // is released by its drop on failure.
         let mut this = Self {
             pages: KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?,
         };
         let pages = &mut this.pages;
-        let remote = if current_mm == mm.as_raw() {
+        let remote = if super::mm::is_current(mm) {
             None
         } else {
             Some(mm.mmget_not_zero().ok_or(EFAULT)?)
@@ -168,7 +165,12 @@ impl PinnedPages {
 /// # Safety
 ///
 /// The caller holds a reference or pin on `page` for the call.
-unsafe fn page_rw(page: *mut bindings::page, offset: usize, buf: &mut [u8], write: bool) -> Result {
+pub(super) unsafe fn page_rw(
+    page: *mut bindings::page,
+    offset: usize,
+    buf: &mut [u8],
+    write: bool,
+) -> Result {
     if offset
         .checked_add(buf.len())
         .is_none_or(|end| end > PAGE_SIZE)
@@ -200,50 +202,6 @@ impl PinnedPages {
         // SAFETY: a page we hold a pin on (the type invariant).
         unsafe { page_rw(page, offset, buf, write) }
     }
-}
-
-/// Copies between `buf` and the memory of `mm` at `addr` (to the memory if
-/// `write`), a page at a time through a short-lived pin, as a device
-/// would see it: `EFAULT` if `mm` has no user left or a page cannot be
-/// had (read-only for a write, unmapped), as upstream.
-pub(crate) fn mm_rw(mm: &Mm, addr: usize, buf: &mut [u8], write: bool) -> Result {
-    let mm = mm.mmget_not_zero().ok_or(EFAULT)?;
-    let flags = if write { bindings::FOLL_WRITE } else { 0 };
-    let mut done = 0;
-    while done < buf.len() {
-        let at = addr.checked_add(done).ok_or(EFAULT)?;
-        let offset = at % PAGE_SIZE;
-        let chunk = (PAGE_SIZE - offset).min(buf.len() - done);
-        let mut page: *mut bindings::page = core::ptr::null_mut();
-        let got = {
-            let _lock = mm.mmap_read_lock();
-            // SAFETY: one page into a one-entry array; `mm` has a user and
-            // its mmap lock is held for the call, as the function needs.
-            unsafe {
-                bindings::pin_user_pages_remote(
-                    mm.as_raw(),
-                    at - offset,
-                    1,
-                    flags,
-                    &mut page,
-                    core::ptr::null_mut(),
-                )
-            }
-        };
-        if got < 0 {
-            return Err(Error::from_errno(got as c_int));
-        }
-        if got != 1 || page.is_null() {
-            return Err(EFAULT);
-        }
-        // SAFETY: we hold the pin taken above until the unpin below.
-        let result = unsafe { page_rw(page, offset, &mut buf[done..done + chunk], write) };
-        // SAFETY: the pin taken above, dropped once.
-        unsafe { bindings::unpin_user_page(page) };
-        result?;
-        done += chunk;
-    }
-    Ok(())
 }
 
 impl Drop for PinnedPages {

@@ -14,7 +14,7 @@
 use kernel::{alloc::KVec, bindings, prelude::*, sync::Arc};
 
 use super::{IoPageTable, PAGE};
-use crate::sys::pages::mm_rw;
+use crate::sys::mm::mm_rw;
 
 /// What an IOAS tells an access.
 pub(crate) trait AccessNotify: Send + Sync {

@@ -41,8 +41,13 @@ pub(crate) fn is_current(mm: &Mm) -> bool {
 /// `write`), a page at a time through a short-lived pin, as a device
 /// would see it: `EFAULT` if `mm` has no user left or a page cannot be
 /// had (read-only for a write, unmapped), as upstream.
+/// The calling process's own memory takes GUP's lockless path.
 pub(crate) fn mm_rw(mm: &Mm, addr: usize, buf: &mut [u8], write: bool) -> Result {
-    let mm = mm.mmget_not_zero().ok_or(EFAULT)?;
+    let remote = if is_current(mm) {
+        None
+    } else {
+        Some(mm.mmget_not_zero().ok_or(EFAULT)?)
+    };
     let flags = if write { bindings::FOLL_WRITE } else { 0 };
     let mut done = 0;
     while done < buf.len() {
@@ -50,19 +55,27 @@ pub(crate) fn mm_rw(mm: &Mm, addr: usize, buf: &mut [u8], write: bool) -> Result
         let offset = at % PAGE_SIZE;
         let chunk = (PAGE_SIZE - offset).min(buf.len() - done);
         let mut page: *mut bindings::page = core::ptr::null_mut();
-        let got = {
-            let _lock = mm.mmap_read_lock();
-            // SAFETY: one page into a one-entry array; `mm` has a user and
-            // its mmap lock is held for the call, as the function needs.
-            unsafe {
-                bindings::pin_user_pages_remote(
-                    mm.as_raw(),
-                    at - offset,
-                    1,
-                    flags,
-                    &mut page,
-                    core::ptr::null_mut(),
-                )
+        let got = match &remote {
+            // SAFETY: one page into a one-entry array, of the caller's
+            // own address space.
+            None => unsafe {
+                bindings::pin_user_pages_fast(at - offset, 1, flags, &mut page) as c_long
+            },
+            Some(mm) => {
+                let _lock = mm.mmap_read_lock();
+                // SAFETY: one page into a one-entry array; `mm` has a user
+                // and its mmap lock is held for the call, as the function
+                // needs.
+                unsafe {
+                    bindings::pin_user_pages_remote(
+                        mm.as_raw(),
+                        at - offset,
+                        1,
+                        flags,
+                        &mut page,
+                        core::ptr::null_mut(),
+                    )
+                }
             }
         };
         if got < 0 {

@@ -22,6 +22,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, Mutex},
+    uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
@@ -220,15 +221,31 @@ impl Access {
 
     /// Copies between `buf` and the memory from `iova` (to the memory if
     /// `write`; `iommufd_access_rw`): `EINVAL` for an empty buffer,
-    /// `ENOENT` while detached; else as `IoPageTable::access_rw`.
-    pub(crate) fn rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+    /// `ENOENT` while detached; else as `IoPageTable::access_rw`. Unless
+    /// `slow`, unpinned memory of the calling process is copied with
+    /// `copy_{to,from}_user` after the locks are released (`EFAULT` if
+    /// that fails), as upstream's fast path; `slow` takes the pinning path
+    /// for it too.
+    pub(crate) fn rw(&self, iova: u64, buf: &mut [u8], write: bool, slow: bool) -> Result {
         if buf.is_empty() {
             return Err(EINVAL);
         }
-        let state = self.state.lock();
-        let ioas = state.ioas.as_ref().ok_or(ENOENT)?;
-        let result = ioas.iopt.lock().access_rw(iova, buf, write);
-        result
+        let direct = {
+            let state = self.state.lock();
+            let ioas = state.ioas.as_ref().ok_or(ENOENT)?;
+            let direct = ioas.iopt.lock().access_rw(iova, buf, write, !slow)?;
+            direct
+        };
+        for d in direct {
+            let part = buf.get_mut(d.offset..d.offset + d.len).ok_or(EINVAL)?;
+            let user = UserSlice::new(UserPtr::from_addr(d.addr), d.len);
+            if write {
+                user.writer().write_slice(part)?;
+            } else {
+                user.reader().read_slice(part)?;
+            }
+        }
+        Ok(())
     }
 
     /// Syzkaller's IOVA: the low 32 bits pick the nth area, the high 32

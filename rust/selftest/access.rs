@@ -288,8 +288,8 @@ pub(super) fn destroy_pages(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
 
 /// `IOMMU_TEST_OP_ACCESS_RW`: copies between user memory and the IOAS
 /// through the access, by way of a kernel buffer, so no user copy happens
-/// under the IOAS's locks. `MOCK_ACCESS_RW_SLOW_PATH` changes nothing
-/// here: every copy takes the path a device's would.
+/// under the IOAS's locks. `MOCK_ACCESS_RW_SLOW_PATH` takes the pinning
+/// path for the caller's unpinned memory, as upstream's.
 pub(super) fn rw(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     // SAFETY: a union of plain integers.
     let req = unsafe { ucmd.cmd.__bindgen_anon_1.access_rw };
@@ -315,7 +315,8 @@ pub(super) fn rw(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
         } else {
             req.iova
         };
-        access.rw(iova, &mut buf, write)?;
+        let slow = req.flags & uapi::MOCK_ACCESS_RW_SLOW_PATH != 0;
+        access.rw(iova, &mut buf, write, slow)?;
         if !write {
             UserSlice::new(user, len).writer().write_slice(&buf)?;
         }

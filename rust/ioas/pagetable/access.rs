@@ -14,7 +14,7 @@
 use kernel::{alloc::KVec, bindings, prelude::*, sync::Arc};
 
 use super::{IoPageTable, PAGE};
-use crate::sys::mm::mm_rw;
+use crate::sys::mm::{is_current, mm_rw};
 
 /// What an IOAS tells an access.
 pub(crate) trait AccessNotify: Send + Sync {
@@ -46,6 +46,14 @@ pub(crate) enum Unmap {
         moved: bool,
         notify: KVec<Arc<dyn AccessNotify>>,
     },
+}
+
+/// Part of an access copy left to the caller: `len` bytes of its buffer
+/// from `offset`, to or from the calling process's memory at `addr`.
+pub(crate) struct Direct {
+    pub(crate) offset: usize,
+    pub(crate) addr: usize,
+    pub(crate) len: usize,
 }
 
 /// A slice of one area: `(key, first IOVA, last IOVA)`.
@@ -200,10 +208,19 @@ impl IoPageTable {
     /// Copies between `buf` and the memory under `[iova, iova + len - 1]`
     /// (`iommufd_access_rw`), to the memory if `write`: from the pinned
     /// pages where the area is pinned (what a device sees), else through
-    /// the address space it was mapped from. `EPERM` if an area does not
-    /// allow it, `EINVAL` while an area is being unmapped, `ENOENT` at a
-    /// gap, `EFAULT` if the memory cannot be reached.
-    pub(crate) fn access_rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+    /// the address space it was mapped from. With `direct`, slices of
+    /// unpinned areas of the calling process are not copied but returned,
+    /// for the caller to copy with the lock released (upstream's fast
+    /// path). `EPERM` if an area does not allow it, `EINVAL` while an area
+    /// is being unmapped, `ENOENT` at a gap, `EFAULT` if the memory cannot
+    /// be reached.
+    pub(crate) fn access_rw(
+        &self,
+        iova: u64,
+        buf: &mut [u8],
+        write: bool,
+        direct: bool,
+    ) -> Result<KVec<Direct>> {
         let len = buf.len() as u64;
         let last = iova
             .checked_add(len.checked_sub(1).ok_or(EINVAL)?)
@@ -214,12 +231,14 @@ impl IoPageTable {
             }
             check_prot(area, write)
         })?;
+        let mut later = KVec::new();
         let mut done = 0usize;
         for (key, cur, end) in spans {
             let area = self.areas.get(&key).ok_or(ENOENT)?;
             let bytes = (end - cur + 1) as usize;
             let chunk = buf.get_mut(done..done + bytes).ok_or(EINVAL)?;
             let byte = area.start_byte + (cur - area.iova) as usize;
+            let addr = area.pages.uptr + byte;
             match &area.pins {
                 Some(pins) => {
                     let first_page = area.start_byte / PAGE as usize;
@@ -233,11 +252,21 @@ impl IoPageTable {
                         off += n;
                     }
                 }
-                None => mm_rw(&area.pages.mm, area.pages.uptr + byte, chunk, write)?,
+                None if direct && is_current(&area.pages.mm) => {
+                    later.push(
+                        Direct {
+                            offset: done,
+                            addr,
+                            len: bytes,
+                        },
+                        GFP_KERNEL_ACCOUNT,
+                    )?;
+                }
+                None => mm_rw(&area.pages.mm, addr, chunk, write)?,
             }
             done += bytes;
         }
-        Ok(())
+        Ok(later)
     }
 
     /// The IOVA of the `nth` area (lowest first): how the selftest turns

@@ -64,8 +64,7 @@ pub(crate) fn mm_rw(mm: &Mm, addr: usize, buf: &mut [u8], write: bool) -> Result
             Some(mm) => {
                 let _lock = mm.mmap_read_lock();
                 // SAFETY: one page into a one-entry array; `mm` has a user
-                // and its mmap lock is held for the call, as the function
-                // needs.
+                // and its mmap lock is held, as the function needs.
                 unsafe {
                     bindings::pin_user_pages_remote(
                         mm.as_raw(),

@@ -195,12 +195,20 @@ pub(super) unsafe fn page_rw(
 }
 
 impl PinnedPages {
-    /// Copies between `buf` and the `index`th page from byte `offset` (to
-    /// the page if `write`): `EINVAL` past the pages or the page's end.
-    pub(crate) fn rw(&self, index: usize, offset: usize, buf: &mut [u8], write: bool) -> Result {
-        let page = *self.pages.get(index).ok_or(EINVAL)?;
-        // SAFETY: a page we hold a pin on (the type invariant).
-        unsafe { page_rw(page, offset, buf, write) }
+    /// Copies between `buf` and the pinned memory from byte `offset` of the
+    /// first page (to the memory if `write`): `EINVAL` past the pages.
+    pub(crate) fn rw(&self, offset: usize, buf: &mut [u8], write: bool) -> Result {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset.checked_add(done).ok_or(EINVAL)?;
+            let in_page = at % PAGE_SIZE;
+            let n = (PAGE_SIZE - in_page).min(buf.len() - done);
+            let page = *self.pages.get(at / PAGE_SIZE).ok_or(EINVAL)?;
+            // SAFETY: a page we hold a pin on (the type invariant).
+            unsafe { page_rw(page, in_page, &mut buf[done..done + n], write) }?;
+            done += n;
+        }
+        Ok(())
     }
 }
 

@@ -11,7 +11,7 @@
 //! is the unit of pinning). An area an access pins cannot be unmapped:
 //! unmap asks the accesses to let go first (see [`Unmap`]).
 
-use kernel::{alloc::KVec, bindings, prelude::*, sync::Arc};
+use kernel::{alloc::KVec, bindings, page::PAGE_SIZE, prelude::*, sync::Arc};
 
 use super::{IoPageTable, PAGE};
 use crate::sys::mm::{is_current, mm_rw};
@@ -240,17 +240,9 @@ impl IoPageTable {
             let byte = area.start_byte + (cur - area.iova) as usize;
             let addr = area.pages.uptr + byte;
             match &area.pins {
+                // The pins start at the page of the area's first byte.
                 Some(pins) => {
-                    let first_page = area.start_byte / PAGE as usize;
-                    let mut off = 0;
-                    while off < bytes {
-                        let at = byte + off;
-                        let in_page = at % PAGE as usize;
-                        let n = (PAGE as usize - in_page).min(bytes - off);
-                        let index = at / PAGE as usize - first_page;
-                        pins.rw(index, in_page, &mut chunk[off..off + n], write)?;
-                        off += n;
-                    }
+                    pins.rw(byte - area.start_byte / PAGE_SIZE * PAGE_SIZE, chunk, write)?
                 }
                 None if direct && is_current(&area.pages.mm) => {
                     later.push(

@@ -806,7 +806,8 @@ TEST_F(ioas, copy_rejects_bad_arguments)
 				      base + 4 * self->psz, self->psz, &dst,
 				      RW));
 	/* A fixed destination that overlaps: EEXIST. */
-	dst = self->psz;
+	dst = (uintptr_t)(self->buf + self->psz) & self->psz ? self->psz :
+							       2 * self->psz;
 	EXPECT_ERRNO(EEXIST, ioas_copy(self->fd, dst_id, self->ioas_id, base,
 				       self->psz, &dst,
 				       FIXED));

@@ -107,11 +107,12 @@ phys_addr_t rust_iommufd_page_to_phys(const struct page *page)
  * static inlines or macros.
  */
 /*
- * current->mm and current->group_leader, read in C: the 7.3 kernel
- * crate's CurrentTask::mm() and group_leader() read them at bindgen's
- * offsets into struct task_struct, which on the debug kernel are 48 bytes
- * short of the compiler's (mm at 936 instead of 984), so they return a
- * pointer into the task itself.
+ * current->mm (rust/sys/mm.rs) and current->group_leader, read in C: the
+ * kernel crate's CurrentTask::mm() and group_leader() read them at
+ * bindgen's offsets into struct task_struct, which were 48 bytes short of
+ * the compiler's on a kernel without CONFIG_SCHEDSTATS (mm at 936 instead
+ * of 984: a pointer into the task itself). rust/sys/layout.rs now refuses
+ * such kernels; reading in C keeps these two independent of bindgen.
  */
 struct mm_struct *rust_iommufd_current_mm(void);
 struct mm_struct *rust_iommufd_current_mm(void)

@@ -16,6 +16,7 @@ use kernel::{
 
 use context::Context;
 
+mod access;
 mod context;
 mod counters;
 mod device;
@@ -123,6 +124,6 @@ impl MiscDevice for Context {
     // 32- and 64-bit callers (pointers travel as __aligned_u64), so the
     // misc device's default, `compat_ptr_ioctl()` into `ioctl`, is right.
     fn ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&ctx, file, cmd, arg)
+        ucmd::dispatch(ctx, file, cmd, arg)
     }
 }

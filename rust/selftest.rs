@@ -30,6 +30,8 @@ use crate::{
     ucmd::{offset_end, Command, Ucmd},
 };
 
+mod access;
+
 /// A mock device created by `IOMMU_TEST_OP_MOCK_DOMAIN`, bound as a device.
 pub(crate) struct Selftest {
     /// The object table's state: how many `ObjectRef`s hold this object.
@@ -108,6 +110,11 @@ impl Command for iommu_test_cmd {
             uapi::IOMMU_TEST_OP_PASID_CHECK_HWPT => pasid_check_hwpt(ucmd),
             uapi::IOMMU_TEST_OP_RUST_TRIGGER_IOPF_GROUP => trigger_iopf_group(ucmd),
             uapi::IOMMU_TEST_OP_RUST_IOPF_RESPONSE => iopf_response(ucmd),
+            uapi::IOMMU_TEST_OP_CREATE_ACCESS => access::create(ucmd),
+            uapi::IOMMU_TEST_OP_ACCESS_REPLACE_IOAS => access::replace_ioas(ucmd),
+            uapi::IOMMU_TEST_OP_ACCESS_PAGES => access::pages(ucmd),
+            uapi::IOMMU_TEST_OP_DESTROY_ACCESS_PAGES => access::destroy_pages(ucmd),
+            uapi::IOMMU_TEST_OP_ACCESS_RW => access::rw(ucmd),
             _ => Err(EOPNOTSUPP),
         }
     }

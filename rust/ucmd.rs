@@ -13,6 +13,7 @@ use kernel::{
     fs::File,
     ioctl::_IOC_NR,
     prelude::*,
+    sync::{Arc, ArcBorrow},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -39,6 +40,8 @@ pub(crate) struct Ucmd<'a, C> {
     pub(crate) ctx: &'a Context,
     /// The iommufd file the ioctl was made on.
     pub(crate) file: &'a File,
+    /// `ctx`, for what must hold the context beyond the ioctl.
+    arc: ArcBorrow<'a, Context>,
     /// The argument, as read from user space (zero-extended).
     pub(crate) cmd: C,
     user: UserPtr,
@@ -52,6 +55,11 @@ impl<C: Command> Ucmd<'_, C> {
         self.user
     }
 
+    /// A reference to the context that may outlive the ioctl.
+    pub(crate) fn ctx_arc(&self) -> Arc<Context> {
+        self.arc.into()
+    }
+
     /// Copies the (updated) argument back, truncated to the caller's size.
     pub(crate) fn respond(&self) -> Result {
         let len = self.user_size.min(size_of::<C>());
@@ -61,13 +69,19 @@ impl<C: Command> Ucmd<'_, C> {
     }
 }
 
-fn run<C: Command>(ctx: &Context, file: &File, user: UserPtr, user_size: usize) -> Result<isize> {
+fn run<C: Command>(
+    arc: ArcBorrow<'_, Context>,
+    file: &File,
+    user: UserPtr,
+    user_size: usize,
+) -> Result<isize> {
     if user_size < C::MIN_SIZE {
         return Err(EINVAL);
     }
     let mut ucmd = Ucmd {
-        ctx,
+        ctx: &arc,
         file,
+        arc,
         cmd: read_extensible::<C>(user, user_size)?,
         user,
         user_size,
@@ -81,7 +95,12 @@ fn run<C: Command>(ctx: &Context, file: &File, user: UserPtr, user_size: usize) 
 const LAST_CMD: u32 = <uapi::iommu_test_cmd as Command>::NR;
 
 /// Entry point for every ioctl on the device.
-pub(crate) fn dispatch(ctx: &Context, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn dispatch(
+    ctx: ArcBorrow<'_, Context>,
+    file: &File,
+    cmd: u32,
+    arg: usize,
+) -> Result<isize> {
     let nr = _IOC_NR(cmd);
     if !(uapi::IOMMUFD_CMD_BASE..=LAST_CMD).contains(&nr) {
         return Err(ENOTTY);

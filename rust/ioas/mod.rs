@@ -24,8 +24,8 @@ use crate::{
 
 mod pagetable;
 
-pub(crate) use pagetable::IoPageTable;
-use pagetable::Pages;
+pub(crate) use pagetable::{AccessEntry, AccessNotify, IoPageTable};
+use pagetable::{Pages, Unmap};
 
 /// An I/O address space: what paging HWPTs are built on.
 #[pin_data]
@@ -64,6 +64,44 @@ impl Ioas {
             }),
             GFP_KERNEL_ACCOUNT,
         )
+    }
+}
+
+/// How many times unmap asks the accesses to let go of one area before it
+/// gives up (`EDEADLK`), as upstream.
+const UNMAP_TRIES: u32 = 100;
+
+impl Ioas {
+    /// Unmaps every area inside `[start, last]` (`iopt_unmap_iova_range`)
+    /// and returns the bytes unmapped. An area an access pins is marked so
+    /// that no new pin takes it, and the accesses are told, without the
+    /// table's lock, to drop their pins there; then unmap goes on.
+    fn unmap(&self, start: u64, last: u64) -> Result<u64> {
+        let (mut start, mut unmapped, mut tries) = (start, 0, 0);
+        loop {
+            let step = self.iopt.lock().unmap(&mut start, last, &mut unmapped)?;
+            let Unmap::Blocked {
+                iova,
+                length,
+                moved,
+                notify,
+            } = step
+            else {
+                return Ok(unmapped);
+            };
+            if moved {
+                tries = 0;
+            }
+            for access in &notify {
+                access.unmap(iova, length);
+            }
+            drop(notify);
+            tries += 1;
+            if tries > UNMAP_TRIES {
+                pr_warn!("an access keeps IOVA {:#x} pinned through unmap\n", iova);
+                return Err(EDEADLK);
+            }
+        }
     }
 }
 
@@ -184,7 +222,7 @@ impl Command for iommu_ioas_unmap {
         let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.ioas_id)?;
         let unmapped = if cmd.iova == 0 && cmd.length == u64::MAX {
             // Unmap-all succeeds on an empty IOAS too.
-            ioas.iopt.lock().unmap(0, u64::MAX)?
+            ioas.unmap(0, u64::MAX)?
         } else {
             if past_ulong(cmd.iova) || past_ulong(cmd.length) {
                 return Err(EOVERFLOW);
@@ -193,7 +231,7 @@ impl Command for iommu_ioas_unmap {
                 return Err(EINVAL);
             }
             let last = cmd.iova.checked_add(cmd.length - 1).ok_or(EOVERFLOW)?;
-            let unmapped = ioas.iopt.lock().unmap(cmd.iova, last)?;
+            let unmapped = ioas.unmap(cmd.iova, last)?;
             if unmapped == 0 {
                 return Err(ENOENT);
             }

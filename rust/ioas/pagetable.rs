@@ -25,6 +25,10 @@ use kernel::{
 
 use crate::sys::{account::PinAccount, fault_inject, iommu::MappedDomain, pages::PinnedPages};
 
+mod access;
+
+pub(crate) use access::{AccessEntry, AccessNotify, Unmap};
+
 const PAGE: u64 = PAGE_SIZE as u64;
 
 /// The largest alignment automatic IOVA allocation keeps from the user
@@ -101,8 +105,13 @@ struct Area {
     start_byte: usize,
     /// `IOMMU_READ` / `IOMMU_WRITE` / `IOMMU_CACHE`.
     prot: u32,
-    /// The area's pages, pinned while the table has a domain.
+    /// The area's pages, pinned while the table has a domain or an access
+    /// pins them.
     pins: Option<PinnedPages>,
+    /// Pins of accesses on the area (see `access.rs`).
+    access_users: u32,
+    /// Set by an unmap waiting for accesses to let go: no new access pin.
+    prevent_access: bool,
 }
 
 impl Area {
@@ -178,6 +187,13 @@ impl Area {
     fn unfill(&self, domain: &MappedDomain) {
         domain.unmap(self.iova, self.length());
     }
+
+    /// Unpins the area unless a domain (`domains`) or an access needs it.
+    fn unpin_unused(&mut self, domains: bool) {
+        if !domains && self.access_users == 0 {
+            self.pins = None;
+        }
+    }
 }
 
 /// A range no mapping and no allocation may use, and who made it.
@@ -205,6 +221,8 @@ pub(crate) struct IoPageTable {
     iova_alignment: u64,
     /// `IOMMU_OPTION_HUGE_PAGES` 0: domains are mapped a page at a time.
     no_large_pages: bool,
+    /// The accesses attached to the IOAS.
+    accesses: KVec<AccessEntry>,
 }
 
 /// Sorts a few ranges (reservations, allowed ranges: a handful) by start.
@@ -282,6 +300,7 @@ impl IoPageTable {
             domains: KVec::new(),
             iova_alignment: 1,
             no_large_pages: false,
+            accesses: KVec::new(),
         }
     }
 
@@ -315,14 +334,19 @@ impl IoPageTable {
         Ok(())
     }
 
-    /// The alignment the domains and the large page option need
-    /// (`iopt_calculate_iova_alignment`).
+    /// The alignment the domains, the accesses and the large page option
+    /// need (`iopt_calculate_iova_alignment`).
     fn needed_alignment(&self) -> u64 {
         let floor = if self.no_large_pages { PAGE } else { 1 };
-        self.domains
+        let domains = self
+            .domains
             .iter()
             .map(|d| 1u64 << d.pgsize_bitmap().trailing_zeros().min(63))
-            .fold(floor, u64::max)
+            .fold(floor, u64::max);
+        self.accesses
+            .iter()
+            .map(|a| a.alignment)
+            .fold(domains, u64::max)
     }
 
     /// Whether every area is aligned to `alignment` (IOVA, length and page
@@ -498,6 +522,8 @@ impl IoPageTable {
                 start_byte: piece.start_byte,
                 prot,
                 pins: None,
+                access_users: 0,
+                prevent_access: false,
             };
             areas.push((node, area, piece.length), GFP_KERNEL_ACCOUNT)?;
         }
@@ -597,18 +623,26 @@ impl IoPageTable {
         }
     }
 
-    /// Unmaps every area inside `[start, last]`, lowest first, and returns
-    /// the bytes unmapped: `ENOENT` at the first area the range covers
-    /// only in part (areas before it stay unmapped, as upstream's).
-    pub(crate) fn unmap(&mut self, start: u64, last: u64) -> Result<u64> {
-        let mut unmapped = 0;
-        let mut start = start;
-        while let Some(key) = self.first_area(start, last) {
-            let Some(area) = self.areas.get(&key) else {
+    /// Unmaps every area inside `[*start, last]`, lowest first, adding
+    /// the bytes unmapped to `unmapped`: `ENOENT` at the first area the
+    /// range covers only in part (areas before it stay unmapped, as
+    /// upstream's). Stops at an area an access pins, with `*start` at it:
+    /// the caller tells the accesses without the lock and calls again.
+    pub(crate) fn unmap(
+        &mut self,
+        start: &mut u64,
+        last: u64,
+        unmapped: &mut u64,
+    ) -> Result<Unmap> {
+        while let Some(key) = self.first_area(*start, last) {
+            let Some(area) = self.areas.get_mut(&key) else {
                 break;
             };
-            if area.iova < start || area.last > last {
+            if area.iova < *start || area.last > last {
                 return Err(ENOENT);
+            }
+            if area.access_users != 0 {
+                return self.blocked(key, start);
             }
             let Some(area) = self.areas.remove(&key) else {
                 break;
@@ -616,16 +650,16 @@ impl IoPageTable {
             for domain in &self.domains {
                 area.unfill(domain);
             }
-            unmapped += area.length();
+            *unmapped += area.length();
             let area_last = area.last;
             // Unpinned here, once no domain maps the pages.
             drop(area);
             if area_last >= last {
                 break;
             }
-            start = area_last + 1;
+            *start = area_last + 1;
         }
-        Ok(unmapped)
+        Ok(Unmap::Done)
     }
 
     /// Reserves `[start, last]` for `owner` (0: a selftest reservation):
@@ -746,15 +780,11 @@ impl IoPageTable {
         };
         for (key, area) in self.areas.iter_mut() {
             if *key == failed_at {
-                if first {
-                    area.pins = None;
-                }
+                area.unpin_unused(!first);
                 break;
             }
             area.unfill(domain);
-            if first {
-                area.pins = None;
-            }
+            area.unpin_unused(!first);
         }
         result
     }
@@ -773,9 +803,7 @@ impl IoPageTable {
         let last = self.domains.is_empty();
         for area in self.areas.values_mut() {
             area.unfill(&domain);
-            if last {
-                area.pins = None;
-            }
+            area.unpin_unused(!last);
         }
         self.unreserve(domain.key());
         self.iova_alignment = self.needed_alignment();

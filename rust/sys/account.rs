@@ -51,8 +51,6 @@ use kernel::{
     reason = "structures behind pointers, declared as kernel::bindings declares them"
 )]
 extern "C" {
-    /// helpers.c: `current->mm`.
-    fn rust_iommufd_current_mm() -> *mut bindings::mm_struct;
     /// helpers.c: `current->group_leader`.
     fn rust_iommufd_current_leader() -> *mut bindings::task_struct;
     /// helpers.c: `get_uid(current_user())`.
@@ -63,29 +61,6 @@ extern "C" {
     fn rust_iommufd_mmap_write_lock(mm: *mut bindings::mm_struct);
     /// helpers.c: `mmap_write_unlock()`.
     fn rust_iommufd_mmap_write_unlock(mm: *mut bindings::mm_struct);
-}
-
-/// The calling task's address space, `None` for a kernel thread.
-///
-/// Read in C (`current->mm`): the kernel crate's `CurrentTask::mm()` reads
-/// the field at bindgen's offset into `struct task_struct`, which on the
-/// 7.3 debug kernel is not the compiler's (helpers.c has the figures).
-pub(crate) fn current_mm() -> Option<ARef<Mm>> {
-    // SAFETY: no precondition.
-    let mm = unsafe { rust_iommufd_current_mm() };
-    if mm.is_null() {
-        return None;
-    }
-    // SAFETY: the current task's `mm`, when set, has a user (the task)
-    // for the whole call; `ARef::from` takes a reference of our own
-    // (`mmgrab`) before the borrow ends.
-    Some(ARef::from(unsafe { Mm::from_raw(mm) }))
-}
-
-/// Whether `mm` is the calling task's address space.
-pub(crate) fn is_current_mm(mm: &Mm) -> bool {
-    // SAFETY: no precondition; the pointer is only compared.
-    core::ptr::eq(unsafe { rust_iommufd_current_mm() }, mm.as_raw())
 }
 
 /// The calling task's thread group leader, referenced.
@@ -223,7 +198,7 @@ impl PinAccount {
     /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else its user. `EFAULT`
     /// for a task with no address space.
     pub(crate) fn current(mm_mode: bool) -> Result<Arc<Self>> {
-        let mm = current_mm().ok_or(EFAULT)?;
+        let mm = super::mm::current_mm().ok_or(EFAULT)?;
         let task = current_leader();
         let mode = if super::capable(bindings::CAP_IPC_LOCK) {
             AccountMode::None

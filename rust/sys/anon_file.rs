@@ -8,7 +8,7 @@
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
-    fs::File,
+    fs::{File, LocalFile},
     prelude::*,
     seq_file::SeqFile,
     sync::{aref::ARef, poll::PollTable},
@@ -55,13 +55,23 @@ pub(crate) trait AnonFile: Sized + Send + Sync {
 
 /// Creates an anonymous file named `name` (`O_RDWR`) that owns `data`.
 pub(crate) fn create<T: AnonFile>(name: &'static CStr, data: KBox<T>) -> Result<ARef<File>> {
+    create_with(name, data, Ops::<T>::TABLE)
+}
+
+/// [`create`] with the table `fops`, built by `Ops::<T>`.
+fn create_with<T: AnonFile>(
+    name: &'static CStr,
+    data: KBox<T>,
+    fops: &'static bindings::file_operations,
+) -> Result<ARef<File>> {
     let data = KBox::into_raw(data);
-    // SAFETY: `name` is NUL-terminated and static, the table is static;
-    // on success the file owns `data` (freed by `release`).
+    // SAFETY: `name` is NUL-terminated and static, the table is static
+    // and built by `Ops::<T>` (callers pass only such tables), so on
+    // success the file owns `data`, freed by its `release`.
     let file = unsafe {
         anon_inode_getfile(
             name.as_char_ptr(),
-            Ops::<T>::TABLE,
+            fops,
             data.cast(),
             kernel::fs::file::flags::O_RDWR as c_int,
         )
@@ -74,6 +84,41 @@ pub(crate) fn create<T: AnonFile>(name: &'static CStr, data: KBox<T>) -> Result<
             drop(unsafe { KBox::from_raw(data) });
             Err(e)
         }
+    }
+}
+
+/// The operations table of one kind of anonymous file, in a `static` of
+/// its own: its address tells that kind's files from every other file,
+/// as C compares `f_op` (a `const` table has no unique address).
+pub(crate) struct FileOps<T>(bindings::file_operations, PhantomData<T>);
+
+// SAFETY: a table of function pointers and the module pointer, never
+// written after it is built.
+unsafe impl<T> Sync for FileOps<T> {}
+
+impl<T: AnonFile> FileOps<T> {
+    /// The table of `T`'s operations.
+    pub(crate) const fn new() -> Self {
+        Self(Ops::<T>::FOPS, PhantomData)
+    }
+
+    /// Creates an anonymous file named `name` (`O_RDWR`) with these
+    /// operations, which owns `data`.
+    pub(crate) fn create(&'static self, name: &'static CStr, data: KBox<T>) -> Result<ARef<File>> {
+        create_with(name, data, &self.0)
+    }
+
+    /// The `T` that `file` owns, if it is one of these files.
+    pub(crate) fn data<'a>(&'static self, file: &'a LocalFile) -> Option<&'a T> {
+        // SAFETY: `f_op` of a file we hold a reference to is set at open
+        // and never changes.
+        let fops = unsafe { (*file.as_ptr()).f_op };
+        if !core::ptr::eq(fops, &self.0) {
+            return None;
+        }
+        // SAFETY: a live file created by `create` for `T` (its table is
+        // ours), held by the caller's reference for `'a`.
+        Some(unsafe { Ops::<T>::data(file.as_ptr()) })
     }
 }
 

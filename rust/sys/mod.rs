@@ -17,6 +17,7 @@ pub(crate) mod fault_inject;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
 pub(crate) mod layout;
+pub(crate) mod mm;
 pub(crate) mod pages;
 pub(crate) mod pt;
 pub(crate) mod viommu;

@@ -7,6 +7,7 @@
 use kernel::{
     alloc::KVVec,
     bindings,
+    page::PAGE_SIZE,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -14,7 +15,7 @@ use kernel::{
     },
 };
 
-use super::account::{is_current_mm, Charge, PinAccount};
+use super::account::{Charge, PinAccount};
 
 use crate::counters::PAGES_PINNED;
 
@@ -152,7 +153,7 @@ impl PinnedPages {
         };
         let batch = pin_batch();
         let pages = &mut this.pages;
-        let remote = if is_current_mm(mm) {
+        let remote = if super::mm::is_current(mm) {
             None
         } else {
             Some(mm.mmget_not_zero().ok_or(EFAULT)?)
@@ -208,6 +209,59 @@ impl PinnedPages {
         let page = *self.pages.get(index)?;
         // SAFETY: a page we hold a pin on (the type invariant).
         Some(unsafe { rust_iommufd_page_to_phys(page) })
+    }
+}
+
+/// Copies between `buf` and the page `page` from byte `offset` (to the page
+/// if `write`). `EINVAL` if the range leaves the page.
+///
+/// # Safety
+///
+/// The caller holds a reference or pin on `page` for the call.
+pub(super) unsafe fn page_rw(
+    page: *mut bindings::page,
+    offset: usize,
+    buf: &mut [u8],
+    write: bool,
+) -> Result {
+    if offset
+        .checked_add(buf.len())
+        .is_none_or(|end| end > PAGE_SIZE)
+    {
+        return Err(EINVAL);
+    }
+    // SAFETY: the page is held (the caller's contract); a local mapping
+    // of it lasts until `kunmap_local` below, on this thread.
+    let base = unsafe { bindings::kmap_local_page(page) }.cast::<u8>();
+    // SAFETY: `base` maps the whole page; `offset + len` is inside it
+    // (checked above) and `buf` is ours, so the ranges do not overlap.
+    unsafe {
+        let at = base.add(offset);
+        if write {
+            core::ptr::copy_nonoverlapping(buf.as_ptr(), at, buf.len());
+        } else {
+            core::ptr::copy_nonoverlapping(at, buf.as_mut_ptr(), buf.len());
+        }
+        bindings::kunmap_local(base.cast());
+    }
+    Ok(())
+}
+
+impl PinnedPages {
+    /// Copies between `buf` and the pinned memory from byte `offset` of the
+    /// first page (to the memory if `write`): `EINVAL` past the pages.
+    pub(crate) fn rw(&self, offset: usize, buf: &mut [u8], write: bool) -> Result {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset.checked_add(done).ok_or(EINVAL)?;
+            let in_page = at % PAGE_SIZE;
+            let n = (PAGE_SIZE - in_page).min(buf.len() - done);
+            let page = *self.pages.get(at / PAGE_SIZE).ok_or(EINVAL)?;
+            // SAFETY: a page we hold a pin on (the type invariant).
+            unsafe { page_rw(page, in_page, &mut buf[done..done + n], write) }?;
+            done += n;
+        }
+        Ok(())
     }
 }
 

@@ -2138,7 +2138,7 @@ static void gen(struct op *o)
 	}
 	case OP_TESTOP_MISSING: {
 		static const uint32_t ops[] = {
-			IOMMU_TEST_OP_CREATE_ACCESS, IOMMU_TEST_OP_DIRTY,
+			IOMMU_TEST_OP_DIRTY,
 		};
 
 		o->v[0] = ops[rnd(sizeof(ops) / sizeof(ops[0]))];

@@ -39,6 +39,7 @@ GROUP = {
     "object": "core",
     "context": "core",
     "ioas": "objects",
+    "access": "objects",
     "device": "objects",
     "hwpt": "objects",
     "fault": "objects",

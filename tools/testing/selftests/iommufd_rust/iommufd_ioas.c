@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -746,7 +747,8 @@ TEST_F(ioas, copy_rejects_bad_arguments)
 				      base + 4 * self->psz, self->psz, &dst,
 				      RW));
 	/* A fixed destination that overlaps: EEXIST. */
-	dst = self->psz;
+	dst = (uintptr_t)(self->buf + self->psz) & self->psz ? self->psz :
+							       2 * self->psz;
 	EXPECT_ERRNO(EEXIST, ioas_copy(self->fd, dst_id, self->ioas_id, base,
 				       self->psz, &dst,
 				       FIXED));
@@ -1326,6 +1328,422 @@ TEST_F(account, close_in_another_process_uncharges)
 	ASSERT_EQ(0, mock_domain(self->fd2, ioas_id, NULL, NULL, NULL));
 	ASSERT_EQ(0, ioas_map(self->fd2, ioas_id, self->buf,
 			      LIMIT_PAGES * psz, &iova, RW));
+}
+
+/*
+ * Access objects: IOMMU_TEST_OP_CREATE_ACCESS returns a file descriptor
+ * that owns an access on an IOAS; the other access ops name it by that
+ * descriptor.
+ */
+static int create_access(int fd, __u32 ioas_id, __u32 flags, int *access_fd)
+{
+	struct iommu_test_cmd cmd;
+	int ret;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_CREATE_ACCESS, ioas_id);
+	cmd.create_access.flags = flags;
+	ret = test_cmd(fd, &cmd);
+	if (!ret)
+		*access_fd = cmd.create_access.out_access_fd;
+	return ret;
+}
+
+static int access_pages(int fd, int access_fd, __u64 iova, __u64 length,
+			void *uptr, __u32 flags, __u32 *pages_id)
+{
+	struct iommu_test_cmd cmd;
+	int ret;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_ACCESS_PAGES, access_fd);
+	cmd.access_pages.flags = flags;
+	cmd.access_pages.iova = iova;
+	cmd.access_pages.length = length;
+	cmd.access_pages.uptr = PTR_U64(uptr);
+	ret = test_cmd(fd, &cmd);
+	if (!ret && pages_id)
+		*pages_id = cmd.access_pages.out_access_pages_id;
+	return ret;
+}
+
+static int destroy_access_pages(int fd, int access_fd, __u32 pages_id)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, access_fd);
+	cmd.destroy_access_pages.access_pages_id = pages_id;
+	return test_cmd(fd, &cmd);
+}
+
+static int access_rw(int fd, int access_fd, __u64 iova, void *buf,
+		     __u64 length, __u32 flags)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_ACCESS_RW, access_fd);
+	cmd.access_rw.flags = flags;
+	cmd.access_rw.iova = iova;
+	cmd.access_rw.length = length;
+	cmd.access_rw.uptr = PTR_U64(buf);
+	return test_cmd(fd, &cmd);
+}
+
+static int access_replace(int fd, int access_fd, __u32 ioas_id)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_ACCESS_REPLACE_IOAS, access_fd);
+	cmd.access_replace_ioas.ioas_id = ioas_id;
+	return test_cmd(fd, &cmd);
+}
+
+#define PIN MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES
+
+/*
+ * An access is an object (it takes an id, which IOMMU_DESTROY cannot
+ * destroy), uses its IOAS (which cannot be destroyed under it) and goes
+ * when its close-on-exec descriptor is closed.
+ */
+TEST_F(ioas, access_create_and_destroy)
+{
+	int access_fd, other_fd;
+	__u32 next_id, id = 0;
+
+	EXPECT_ERRNO(EOPNOTSUPP, create_access(self->fd, self->ioas_id, 1 << 1,
+					       &access_fd));
+	EXPECT_ERRNO(ENOENT, create_access(self->fd, self->ioas_id + 100, 0,
+					   &access_fd));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, 0, &access_fd));
+	EXPECT_EQ(FD_CLOEXEC, fcntl(access_fd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, self->ioas_id));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, self->ioas_id + 1));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &next_id));
+	EXPECT_EQ(self->ioas_id + 2, next_id);
+	/* Only an access file names an access. */
+	EXPECT_ERRNO(EBADFD, access_pages(self->fd, self->fd, 0, 1, NULL, 0,
+					  &id));
+	EXPECT_ERRNO(EBADFD, destroy_access_pages(self->fd, -1, 0));
+	EXPECT_ERRNO(EBADFD, access_replace(self->fd, self->fd, next_id));
+	EXPECT_ERRNO(EBADFD, access_rw(self->fd, self->fd, 0, &id, 1, 0));
+	/* Any iommufd can carry the ops. */
+	other_fd = iommufd_open();
+	ASSERT_LE(0, other_fd);
+	EXPECT_ERRNO(ENOENT, access_rw(other_fd, access_fd, 0, &id, 1, 0));
+	close(other_fd);
+	ASSERT_EQ(0, close(access_fd));
+	EXPECT_EQ(0, destroy(self->fd, self->ioas_id));
+	EXPECT_ERRNO(ENOENT, destroy(self->fd, self->ioas_id + 1));
+}
+
+/* ACCESS_PAGES: the argument checks, in upstream's order. */
+TEST_F(ioas, access_pages_rejects_bad_arguments)
+{
+	__u64 iova = MOCK_APERTURE_START, ro_iova = MOCK_APERTURE_START + 0x100000;
+	size_t len = 4 * self->psz;
+	int access_fd, plain_fd;
+	__u32 id = 0;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &iova,
+			      FIXED));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf + len, len,
+			      &ro_iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+			      IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, PIN, &access_fd));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, 0, &plain_fd));
+
+	EXPECT_ERRNO(ENOMEM, access_pages(self->fd, access_fd, iova,
+					  (16 << 20) + 1, self->buf, 0, &id));
+	EXPECT_ERRNO(EOPNOTSUPP, access_pages(self->fd, access_fd, iova, len,
+					      self->buf, 1 << 1, &id));
+	EXPECT_ERRNO(EOPNOTSUPP, access_pages(self->fd, plain_fd, iova, len,
+					      self->buf, 0, &id));
+	EXPECT_ERRNO(EINVAL, access_pages(self->fd, access_fd, iova, 0,
+					  self->buf, 0, &id));
+	EXPECT_ERRNO(EOVERFLOW, access_pages(self->fd, access_fd, UINT64_MAX,
+					     2, NULL, 0, &id));
+	EXPECT_ERRNO(EINVAL, access_pages(self->fd, access_fd, iova + 1,
+					  self->psz, self->buf, 0, &id));
+	/* Past the area, and where nothing is mapped. */
+	EXPECT_ERRNO(ENOENT, access_pages(self->fd, access_fd, iova,
+					  len + self->psz, self->buf, 0, &id));
+	EXPECT_ERRNO(ENOENT, access_pages(self->fd, access_fd, iova - self->psz,
+					  self->psz, NULL, 0, &id));
+	/* A read-only area is not pinned for writing. */
+	EXPECT_ERRNO(EPERM, access_pages(self->fd, access_fd, ro_iova, len,
+					 self->buf + len,
+					 MOCK_FLAGS_ACCESS_WRITE, &id));
+	EXPECT_EQ(0, access_pages(self->fd, access_fd, ro_iova, len,
+				  self->buf + len, 0, &id));
+	EXPECT_EQ(0, destroy_access_pages(self->fd, access_fd, id));
+	/* The pages are checked against uptr; a mismatch pins nothing. */
+	EXPECT_ERRNO(EBADE, access_pages(self->fd, access_fd, iova, len,
+					 self->buf + self->psz, 0, &id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+	EXPECT_ERRNO(ENOENT, destroy_access_pages(self->fd, access_fd, 12345));
+	close(plain_fd);
+	close(access_fd);
+}
+
+/*
+ * An access pin and a domain share the pins: each page is pinned once,
+ * however many users it has, and until the last goes.
+ */
+TEST_F(ioas, access_pins_are_shared_with_domains)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	size_t len = 4 * self->psz;
+	__u32 id1 = 0, id2 = 0, stdev_id = 0, hwpt_id = 0;
+	int access_fd;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &iova,
+			      FIXED));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, PIN, &access_fd));
+
+	/* Without a domain the access pins. */
+	ASSERT_EQ(0, access_pages(self->fd, access_fd, iova, len, self->buf,
+				  MOCK_FLAGS_ACCESS_WRITE, &id1));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	ASSERT_EQ(0, access_pages(self->fd, access_fd, iova, len, self->buf, 0,
+				  &id2));
+	EXPECT_NE(id1, id2);
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+
+	/* A domain added and removed under the pins. */
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev_id, &hwpt_id,
+				 NULL));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	EXPECT_EQ(0, check_map(self->fd, hwpt_id, iova, len, self->buf));
+	EXPECT_EQ(0, destroy_access_pages(self->fd, access_fd, id1));
+	ASSERT_EQ(0, destroy(self->fd, stdev_id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	EXPECT_EQ(0, destroy_access_pages(self->fd, access_fd, id2));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+	EXPECT_ERRNO(ENOENT, destroy_access_pages(self->fd, access_fd, id2));
+
+	/* With a domain the access takes its pins. */
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev_id, NULL,
+				 NULL));
+	ASSERT_EQ(0, access_pages(self->fd, access_fd, iova + self->psz,
+				  self->psz, self->buf + self->psz, 0, &id1));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	ASSERT_EQ(0, destroy(self->fd, stdev_id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + self->psz, self->psz,
+				1));
+	EXPECT_EQ(0, destroy_access_pages(self->fd, access_fd, id1));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+	close(access_fd);
+}
+
+/*
+ * Unmap of memory an access pins asks the access to let go (the selftest
+ * access drops its pins there), then succeeds.
+ */
+TEST_F(ioas, unmap_of_access_pinned_memory)
+{
+	__u64 iova = MOCK_APERTURE_START, unmapped = 0;
+	size_t len = 4 * self->psz;
+	__u32 id = 0, keep = 0;
+	int access_fd;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &iova,
+			      FIXED));
+	iova = MOCK_APERTURE_START + 0x100000;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf + len, len,
+			      &iova, FIXED));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, PIN, &access_fd));
+	ASSERT_EQ(0, access_pages(self->fd, access_fd, MOCK_APERTURE_START,
+				  len, self->buf, 0, &id));
+	ASSERT_EQ(0, access_pages(self->fd, access_fd, iova, len,
+				  self->buf + len, 0, &keep));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, MOCK_APERTURE_START,
+				len, &unmapped));
+	EXPECT_EQ(len, unmapped);
+	EXPECT_ERRNO(ENOENT, destroy_access_pages(self->fd, access_fd, id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+	/* The other pin stays until unmap-all. */
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + len, len, 1));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, 0, UINT64_MAX,
+				&unmapped));
+	EXPECT_EQ(len, unmapped);
+	EXPECT_ERRNO(ENOENT, destroy_access_pages(self->fd, access_fd, keep));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + len, len, 0));
+	close(access_fd);
+}
+
+/* ACCESS_RW reads and writes the memory, with or without a domain. */
+static void check_access_rw_data(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(ioas) *self, int access_fd,
+				 __u64 iova)
+{
+	size_t len = 4 * self->psz;
+	char tmp[64], *big;
+	unsigned int i;
+
+	/* Across a page boundary, both ways, fast and slow path. */
+	for (i = 0; i < sizeof(tmp); i++)
+		tmp[i] = i + 1;
+	ASSERT_EQ(0, access_rw(self->fd, access_fd, iova + self->psz - 10, tmp,
+			       sizeof(tmp), MOCK_ACCESS_RW_WRITE));
+	EXPECT_EQ(0, memcmp(self->buf + self->psz - 10, tmp, sizeof(tmp)));
+	memset(self->buf + self->psz - 10, 0x33, sizeof(tmp));
+	ASSERT_EQ(0, access_rw(self->fd, access_fd, iova + self->psz - 10, tmp,
+			       sizeof(tmp), MOCK_ACCESS_RW_SLOW_PATH));
+	for (i = 0; i < sizeof(tmp); i++)
+		EXPECT_EQ(0x33, tmp[i]);
+	/* All of it at once. */
+	big = malloc(len);
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(0, access_rw(self->fd, access_fd, iova, big, len, 0));
+	EXPECT_EQ(0, memcmp(self->buf, big, len));
+	free(big);
+	/* Past the end, empty, unknown flags. */
+	EXPECT_ERRNO(ENOENT, access_rw(self->fd, access_fd, iova + len - 1, tmp,
+				       2, 0));
+	EXPECT_ERRNO(EINVAL, access_rw(self->fd, access_fd, iova, tmp, 0, 0));
+	EXPECT_ERRNO(EOPNOTSUPP, access_rw(self->fd, access_fd, iova, tmp, 1,
+					   1 << 1));
+	EXPECT_ERRNO(ENOMEM, access_rw(self->fd, access_fd, iova, tmp,
+				       (16 << 20) + 1, 0));
+}
+
+TEST_F(ioas, access_rw_without_a_domain)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	int access_fd;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      4 * self->psz, &iova, FIXED));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, 0, &access_fd));
+	check_access_rw_data(_metadata, self, access_fd, iova);
+	/* Nothing was left pinned. */
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, 4 * self->psz, 0));
+	close(access_fd);
+}
+
+TEST_F(ioas, access_rw_with_a_domain)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	int access_fd;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, NULL, NULL, NULL));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf,
+			      4 * self->psz, &iova, FIXED));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, 0, &access_fd));
+	check_access_rw_data(_metadata, self, access_fd, iova);
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, 4 * self->psz, 1));
+	close(access_fd);
+}
+
+/*
+ * Writes need a writable mapping (EPERM) of writable memory (EFAULT);
+ * reads of two areas need them to touch.
+ */
+TEST_F(ioas, access_rw_permissions_and_gaps)
+{
+	__u64 iova = MOCK_APERTURE_START, ro_iova = MOCK_APERTURE_START + 0x100000;
+	__u64 gap_iova = MOCK_APERTURE_START + 0x200000;
+	char tmp[16] = { 0 };
+	int access_fd;
+	void *ro;
+
+	ro = mmap(NULL, self->psz, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		  0);
+	ASSERT_NE(MAP_FAILED, ro);
+	/* Mapped writable without a domain: nothing checked it yet. */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, ro, self->psz, &iova,
+			      FIXED));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, self->psz,
+			      &ro_iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+			      IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, 0, &access_fd));
+	EXPECT_ERRNO(EFAULT, access_rw(self->fd, access_fd, iova, tmp,
+				       sizeof(tmp), MOCK_ACCESS_RW_WRITE));
+	EXPECT_EQ(0, access_rw(self->fd, access_fd, iova, tmp, sizeof(tmp), 0));
+	EXPECT_ERRNO(EPERM, access_rw(self->fd, access_fd, ro_iova, tmp,
+				      sizeof(tmp), MOCK_ACCESS_RW_WRITE));
+	EXPECT_EQ(0, access_rw(self->fd, access_fd, ro_iova, tmp, sizeof(tmp),
+			       0));
+	/* Two areas back to back read as one; a hole between is ENOENT. */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf + self->psz,
+			      self->psz, &gap_iova, FIXED));
+	gap_iova += self->psz;
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf + 2 * self->psz,
+			      self->psz, &gap_iova, FIXED));
+	EXPECT_EQ(0, access_rw(self->fd, access_fd, gap_iova - 8, tmp,
+			       sizeof(tmp), 0));
+	EXPECT_ERRNO(ENOENT, access_rw(self->fd, access_fd,
+				       gap_iova + self->psz - 8, tmp,
+				       sizeof(tmp), 0));
+	close(access_fd);
+	munmap(ro, self->psz);
+}
+
+/*
+ * REPLACE_IOAS moves an access, dropping its pins on the old IOAS, which
+ * can then be destroyed. A pinning access needs page-aligned areas.
+ */
+TEST_F(ioas, access_replace_ioas)
+{
+	__u64 iova = MOCK_APERTURE_START, odd_iova = 0;
+	size_t len = 4 * self->psz;
+	__u32 new_id = 0, odd_id = 0, id = 0;
+	int access_fd, other_fd;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &new_id));
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &iova,
+			      FIXED));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, PIN, &access_fd));
+	ASSERT_EQ(0, access_pages(self->fd, access_fd, iova, len, self->buf, 0,
+				  &id));
+	EXPECT_ERRNO(ENOENT, access_replace(self->fd, access_fd, 9999));
+	EXPECT_EQ(0, access_replace(self->fd, access_fd, self->ioas_id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	ASSERT_EQ(0, access_replace(self->fd, access_fd, new_id));
+	EXPECT_ERRNO(ENOENT, destroy_access_pages(self->fd, access_fd, id));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
+	EXPECT_EQ(0, destroy(self->fd, self->ioas_id));
+	EXPECT_ERRNO(EBUSY, destroy(self->fd, new_id));
+
+	/* An area off a page boundary refuses a pinning access. */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &odd_id));
+	ASSERT_EQ(0, ioas_map(self->fd, odd_id, self->buf + 0x800, 0x800,
+			      &odd_iova, RW));
+	EXPECT_ERRNO(EADDRINUSE, access_replace(self->fd, access_fd, odd_id));
+	EXPECT_ERRNO(EADDRINUSE, create_access(self->fd, odd_id, PIN,
+					       &other_fd));
+	ASSERT_EQ(0, create_access(self->fd, odd_id, 0, &other_fd));
+	close(other_fd);
+	/* ... and while it is there, maps must be page aligned. */
+	EXPECT_ERRNO(EINVAL, ioas_map(self->fd, new_id, self->buf + 0x800,
+				      0x800, NULL, RW));
+	close(access_fd);
+	EXPECT_EQ(0, ioas_map(self->fd, new_id, self->buf + 0x800, 0x800,
+			      &odd_iova, RW));
+}
+
+/*
+ * The access file holds the iommufd open: its pins last past the close
+ * of the iommufd, until the access file goes.
+ */
+TEST_F(ioas, access_file_holds_the_iommufd)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	size_t len = 2 * self->psz;
+	int access_fd;
+
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, self->buf, len, &iova,
+			      FIXED));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, PIN, &access_fd));
+	ASSERT_EQ(0, access_pages(self->fd, access_fd, iova, len, self->buf, 0,
+				  NULL));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = iommufd_open();
+	ASSERT_LE(0, self->fd);
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 1));
+	/* Another iommufd still reaches the access. */
+	EXPECT_EQ(0, access_rw(self->fd, access_fd, iova, self->buf + len, 8,
+			       0));
+	ASSERT_EQ(0, close(access_fd));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, len, 0));
 }
 
 TEST_HARNESS_MAIN

@@ -18,7 +18,6 @@
  *
  *   iommufd_map_stress [-s SECONDS]  (default 60; IOMMUFD_STRESS_SECONDS too)
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "kselftest.h"
 
 #include "iommufd_counters.h"
+#include "iommufd_stress_utils.h"
 /*
  * The helpers come with kselftest_harness.h; this program prints its own
  * TAP and leaves the harness's runner unused.
@@ -71,15 +71,6 @@ struct mapper {
 static unsigned int rnd(unsigned int *seed, unsigned int n)
 {
 	return rand_r(seed) % n;
-}
-
-static bool past(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > t->tv_sec ||
-	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
 static void note_vmpin(struct stress *s)
@@ -268,37 +259,16 @@ static int setup(struct stress *s)
 	return 0;
 }
 
-static unsigned int seconds_from(const char *arg)
-{
-	char *end;
-	long v = strtol(arg, &end, 10);
-
-	if (*end || v < 1 || v > 24 * 3600) {
-		fprintf(stderr, "bad duration: %s\n", arg);
-		exit(KSFT_FAIL);
-	}
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	static struct stress s = { .fd = -1 };
 	struct mapper m[MAPPERS + 1];
 	pthread_t mappers[MAPPERS + 1], domains;
-	const char *env = getenv("IOMMUFD_STRESS_SECONDS");
-	unsigned int seconds = env && *env ? seconds_from(env) : 60;
+	unsigned int seconds = stress_seconds(argc, argv);
 	struct counters c = {};
 	bool have_counters;
 	long vmpin;
-	int opt, i, refs;
-
-	while ((opt = getopt(argc, argv, "s:")) != -1) {
-		if (opt != 's') {
-			fprintf(stderr, "usage: %s [-s SECONDS]\n", argv[0]);
-			return KSFT_FAIL;
-		}
-		seconds = seconds_from(optarg);
-	}
+	int i, refs;
 
 	ksft_print_header();
 	ksft_set_plan(4);

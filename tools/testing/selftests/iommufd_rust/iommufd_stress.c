@@ -17,7 +17,6 @@
  *
  * Needs rust_iommufd (its response record); skips otherwise.
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "kselftest.h"
 
 #include "iommufd_counters.h"
+#include "iommufd_stress_utils.h"
 /*
  * The helpers come with kselftest_harness.h; this program prints its own
  * TAP (one case per row or check) and leaves the harness's runner unused.
@@ -87,15 +87,6 @@ static void unexpected(struct stress *s, int err)
 {
 	atomic_fetch_add(&s->unexpected, 1);
 	atomic_store(&s->last_unexpected, err);
-}
-
-static bool past(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > t->tv_sec ||
-	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
 static void *trigger_thread(void *arg)
@@ -328,35 +319,14 @@ static int setup(struct stress *s)
 	return 0;
 }
 
-static unsigned int seconds_from(const char *arg)
-{
-	char *end;
-	long v = strtol(arg, &end, 10);
-
-	if (*end || v < 1 || v > 24 * 3600) {
-		fprintf(stderr, "bad duration: %s\n", arg);
-		exit(KSFT_FAIL);
-	}
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	pthread_t trig[TRIGGERS], readers[READERS], replacer, churner;
 	static struct stress s = { .fd = -1 };
-	const char *env = getenv("IOMMUFD_STRESS_SECONDS");
-	unsigned int seconds = env && *env ? seconds_from(env) : 60;
+	unsigned int seconds = stress_seconds(argc, argv);
 	unsigned int lost = 0, twice = 0, total = 0, seen = 0;
 	struct counters c;
-	int opt, i;
-
-	while ((opt = getopt(argc, argv, "s:")) != -1) {
-		if (opt != 's') {
-			fprintf(stderr, "usage: %s [-s SECONDS]\n", argv[0]);
-			return KSFT_FAIL;
-		}
-		seconds = seconds_from(optarg);
-	}
+	int i;
 
 	ksft_print_header();
 	ksft_set_plan(4);

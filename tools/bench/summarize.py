@@ -116,7 +116,7 @@ def main():
             f" {s['C_xfloor']:>6.1f}/{s['rust_xfloor']:<7.1f}  {err} ({checks})"
             + (f"  FAILED {status}" if status else ""))
     lines.append("")
-    lines.append("rates are faults/s (ops/s for the floor, pages mapped/s for map), medians over passes; rust/C > 1: ours is faster;")
+    lines.append("rates are faults/s (ops/s for the floor, maps/s for map), medians over passes; rust/C > 1: ours is faster;")
     lines.append("p50/p99 in microseconds: per fault (rt, scale), per batch of K (batch), per ioctl (floor), per map and its share of the unmap (map);")
     lines.append("x floor: time per fault over time per bare ioctl; check: device = the mock device's")
     lines.append("response record (rust_iommufd), user = what user space read and wrote (upstream's mock keeps none)")

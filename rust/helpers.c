@@ -106,26 +106,6 @@ phys_addr_t rust_iommufd_page_to_phys(const struct page *page)
  * get_uid(), current_user(), task_rlimit() and the mmap write lock are
  * static inlines or macros.
  */
-/*
- * current->mm (rust/sys/mm.rs) and current->group_leader, read in C: the
- * kernel crate's CurrentTask::mm() and group_leader() read them at
- * bindgen's offsets into struct task_struct, which were 48 bytes short of
- * the compiler's on a kernel without CONFIG_SCHEDSTATS (mm at 936 instead
- * of 984: a pointer into the task itself). rust/sys/layout.rs now refuses
- * such kernels; reading in C keeps these two independent of bindgen.
- */
-struct mm_struct *rust_iommufd_current_mm(void);
-struct mm_struct *rust_iommufd_current_mm(void)
-{
-	return current->mm;
-}
-
-struct task_struct *rust_iommufd_current_leader(void);
-struct task_struct *rust_iommufd_current_leader(void)
-{
-	return current->group_leader;
-}
-
 struct user_struct *rust_iommufd_get_current_user(void);
 struct user_struct *rust_iommufd_get_current_user(void)
 {
@@ -195,6 +175,12 @@ size_t rust_iommufd_task_struct_pid_offset(void);
 size_t rust_iommufd_task_struct_pid_offset(void)
 {
 	return offsetof(struct task_struct, pid);
+}
+
+size_t rust_iommufd_task_struct_group_leader_offset(void);
+size_t rust_iommufd_task_struct_group_leader_offset(void)
+{
+	return offsetof(struct task_struct, group_leader);
 }
 
 /*

@@ -51,8 +51,6 @@ use kernel::{
     reason = "structures behind pointers, declared as kernel::bindings declares them"
 )]
 extern "C" {
-    /// helpers.c: `current->group_leader`.
-    fn rust_iommufd_current_leader() -> *mut bindings::task_struct;
     /// helpers.c: `get_uid(current_user())`.
     fn rust_iommufd_get_current_user() -> *mut bindings::user_struct;
     /// helpers.c: `task_rlimit(task, RLIMIT_MEMLOCK)`.
@@ -63,16 +61,10 @@ extern "C" {
     fn rust_iommufd_mmap_write_unlock(mm: *mut bindings::mm_struct);
 }
 
-/// The calling task's thread group leader, referenced.
+/// The calling task's thread group leader, referenced (`sys::layout`
+/// checked `task_struct::group_leader`'s offset at load).
 fn current_leader() -> ARef<Task> {
-    // SAFETY: no precondition.
-    let leader = unsafe { rust_iommufd_current_leader() };
-    // SAFETY: the group leader of the running task is a valid task for
-    // the call (it is released only after every thread of the group is
-    // gone); `Task` is a transparent wrapper of `task_struct`, and
-    // `ARef::from` takes a reference of our own (`get_task_struct`) before
-    // the borrow ends.
-    ARef::from(unsafe { &*leader.cast::<Task>() })
+    ARef::from(kernel::current!().group_leader())
 }
 
 /// Where pinned pages are charged (upstream's `IOPT_PAGES_ACCOUNT_*`).

@@ -22,30 +22,35 @@ extern "C" {
     fn rust_iommufd_task_struct_mm_offset() -> usize;
     /// helpers.c: `offsetof(struct task_struct, pid)`.
     fn rust_iommufd_task_struct_pid_offset() -> usize;
+    /// helpers.c: `offsetof(struct task_struct, group_leader)`.
+    fn rust_iommufd_task_struct_group_leader_offset() -> usize;
 }
 
 /// `EINVAL`, with a line in the log naming what differs, when Rust's and
-/// C's `struct task_struct` disagree in size or in where `mm` and `pid`
-/// are (what the module reads through the kernel crate's `Task`).
+/// C's `struct task_struct` disagree in size or in where `mm`, `pid` and
+/// `group_leader` are (what the module reads through the kernel crate's
+/// `Task`).
 pub(crate) fn check() -> Result {
-    // SAFETY: the three return constants.
+    // SAFETY: the four return constants.
     let c = unsafe {
         [
             rust_iommufd_task_struct_size(),
             rust_iommufd_task_struct_mm_offset(),
             rust_iommufd_task_struct_pid_offset(),
+            rust_iommufd_task_struct_group_leader_offset(),
         ]
     };
     let rust = [
         size_of::<bindings::task_struct>(),
         offset_of!(bindings::task_struct, mm),
         offset_of!(bindings::task_struct, pid),
+        offset_of!(bindings::task_struct, group_leader),
     ];
     if c == rust {
         return Ok(());
     }
     pr_err!(
-        "kernel::bindings disagrees with C on struct task_struct (size, mm, pid: C {:?}, Rust {:?}); this kernel's Rust bindings are unusable (CONFIG_SCHEDSTATS=n?)\n",
+        "kernel::bindings disagrees with C on struct task_struct (size, mm, pid, group_leader: C {:?}, Rust {:?}); this kernel's Rust bindings are unusable (CONFIG_SCHEDSTATS=n?)\n",
         c,
         rust
     );

@@ -1,41 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Address spaces: the calling process's (read by C, see helpers.c), and
+//! Address spaces: the calling process's, and
 //! copies to and from another one's memory without borrowing it.
 
 use kernel::{bindings, mm::Mm, page::PAGE_SIZE, prelude::*, sync::aref::ARef};
 
 use super::pages::page_rw;
 
-#[expect(
-    improper_ctypes,
-    reason = "mm_struct behind a pointer, declared as kernel::bindings declares it"
-)]
-extern "C" {
-    /// helpers.c: `current->mm`.
-    fn rust_iommufd_current_mm() -> *mut bindings::mm_struct;
-}
-
 /// The calling process's address space, `None` for a kernel thread.
 ///
-/// Read in C, not with `kernel::current!().mm()`: that reads the field at
-/// bindgen's offset, which was wrong on a kernel without
-/// `CONFIG_SCHEDSTATS` (see `sys::layout`, which now refuses such kernels).
+/// `CurrentTask::mm()` reads `task_struct::mm` at bindgen's offset, which
+/// `sys::layout` checked against C's at load.
 pub(crate) fn current_mm() -> Option<ARef<Mm>> {
-    // SAFETY: reads the calling task's own `mm` pointer.
-    let mm = unsafe { rust_iommufd_current_mm() };
-    if mm.is_null() {
-        return None;
-    }
-    // SAFETY: the calling task holds a user of its own mm while it runs,
-    // so the mm is live for this call; `From` takes our own `mmgrab`.
-    Some(ARef::from(unsafe { Mm::from_raw(mm) }))
+    kernel::current!().mm().map(|mm| ARef::from(&**mm))
 }
 
 /// Whether `mm` is the calling process's address space.
 pub(crate) fn is_current(mm: &Mm) -> bool {
-    // SAFETY: reads the calling task's own `mm` pointer.
-    core::ptr::eq(unsafe { rust_iommufd_current_mm() }, mm.as_raw())
+    kernel::current!()
+        .mm()
+        .is_some_and(|current| core::ptr::eq(current.as_raw(), mm.as_raw()))
 }
 
 /// Copies between `buf` and the memory of `mm` at `addr` (to the memory if

@@ -968,27 +968,6 @@ static int set_cap(unsigned int cap, bool on)
 	return syscall(SYS_capset, &hdr, data);
 }
 
-/* A "Vm...:" line of /proc/@pid/status, in kB; -1 if there is none. */
-static long status_kb(pid_t pid, const char *tag)
-{
-	char path[64], line[256];
-	size_t len = strlen(tag);
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, tag, len) && line[len] == ':') {
-			kb = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kb;
-}
-
 static long vm_pin(pid_t pid)
 {
 	return status_kb(pid, "VmPin");

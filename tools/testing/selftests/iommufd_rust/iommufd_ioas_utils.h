@@ -8,7 +8,9 @@
 #define __IOMMUFD_RUST_IOAS_UTILS_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "iommufd_mock_utils.h"
 
@@ -95,20 +97,31 @@ static inline int pins_of(int fd, void *uptr, __u64 length, int max)
 	return -1;
 }
 
-/* VmPin of /proc/self/status in kB, or -1. */
-static inline long vm_pin_kb(void)
+/* A "Vm...:" line of /proc/@pid/status, in kB; -1 if there is none. */
+static inline long status_kb(pid_t pid, const char *tag)
 {
-	char line[128];
+	char path[64], line[256];
+	size_t len = strlen(tag);
 	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f;
 
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+		if (!strncmp(line, tag, len) && line[len] == ':') {
+			kb = strtol(line + len + 1, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return kb;
+}
+
+/* VmPin of this process in kB, or -1. */
+static inline long vm_pin_kb(void)
+{
+	return status_kb(getpid(), "VmPin");
 }
 
 #endif /* __IOMMUFD_RUST_IOAS_UTILS_H */

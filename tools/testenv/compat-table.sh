@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Upstream's iommu selftests, C iommufd.ko and rust_iommufd side by side:
-# prints one row per upstream case and a totals line per program, and
-# writes TAP that gates only the IO page fault cases (the whole-file counts
-# are reported, not gated: most other cases need IOAS mappings this module
-# does not implement).
+# prints one row per upstream case, with the listed reason where the two
+# differ (compat-differences.txt), and a totals line per program, and
+# writes TAP that gates the IO page fault cases one by one and, per
+# program, every case C passes: it must pass here too, or be listed.
 #
 #   compat-table.sh OUTDIR TAPFILE
 #
@@ -12,6 +12,7 @@
 # "C" and "rust_iommufd".
 set -u
 OUTDIR=$1 TAP=$2
+REASONS=$(dirname "$0")/compat-differences.txt
 
 # The upstream cases that exercise IOPF delivery; all must pass (or skip
 # where upstream's own test skips the variant, as it does on C too).
@@ -32,7 +33,6 @@ results() {
 }
 
 table=$(mktemp)
-trap 'rm -f "$table"' EXIT
 for prog in iommufd iommufd_fail_nth; do
 	c=$OUTDIR/C.$prog.out r=$OUTDIR/rust_iommufd.$prog.out
 	# Every case either side reported, in the order C reported them.
@@ -48,9 +48,36 @@ for prog in iommufd iommufd_fail_nth; do
 	' <(results "$c"; echo) <(results "$r"; echo) | grep -v '^[^	]*		' >> "$table"
 done
 
+# The listed reason for PROGRAM CASE, if any (first matching pattern).
+reason() {
+	local prog=$1 case=$2 p c r
+	while IFS=$'\t' read -r p r; do
+		[[ $p == "#"* || -z $p ]] && continue
+		c=${p#*: }
+		[ "${p%%: *}" = "$prog" ] || continue
+		# shellcheck disable=SC2053 # the listed case is a pattern
+		[[ $case == $c ]] && { echo "$r"; return; }
+	done < "$REASONS"
+}
+
+# The rows where C passes and rust_iommufd does not, with their reasons.
+regressions=$(mktemp)
+trap 'rm -f "$table" "$regressions"' EXIT
+while IFS=$'\t' read -r prog case c r; do
+	[ "$c" = pass ] && [ "$r" != pass ] || continue
+	printf '%s\t%s\t%s\n' "$prog" "$case" "$(reason "$prog" "$case")"
+done < "$table" > "$regressions"
+
 echo "=== upstream iommu selftests: C iommufd.ko vs rust_iommufd (same boot, same binaries)"
 printf '%-72s %-6s %s\n' "case" "C" "rust_iommufd"
-awk -F'\t' '{ mark = ($3 != $4) ? "  <" : ""; printf "%-72s %-6s %s%s\n", $1 ": " $2, $3, $4, mark }' "$table"
+while IFS=$'\t' read -r prog case c r; do
+	mark=
+	if [ "$c" != "$r" ]; then
+		why=$(reason "$prog" "$case")
+		mark="  < ${why:-(no reason listed)}"
+	fi
+	printf '%-72s %-6s %s%s\n' "$prog: $case" "$c" "$r" "$mark"
+done < "$table"
 for prog in iommufd iommufd_fail_nth; do
 	awk -F'\t' -v prog="$prog" '
 		$1 == prog { n++; c[$3]++; r[$4]++ }
@@ -59,10 +86,18 @@ for prog in iommufd iommufd_fail_nth; do
 			r["pass"], r["FAIL"], r["skip"], r["-"] }' "$table"
 done
 for f in "$OUTDIR"/*.missing; do [ -f "$f" ] && cat "$f"; done
+# Listed differences no case shows any more.
+while IFS=$'\t' read -r p r; do
+	[[ $p == "#"* || -z $p ]] && continue
+	awk -F'\t' -v prog="${p%%: *}" -v pat="${p#*: }" '
+		BEGIN { gsub(/[.]/, "[.]", pat); gsub(/[*]/, ".*", pat); pat = "^" pat "$" }
+		$1 == prog && $2 ~ pat { found = 1 } END { exit !found }' "$regressions" ||
+		echo "# stale entry in compat-differences.txt (nothing differs there now): $p"
+done < "$REASONS"
 
 {
 	echo "TAP version 13"
-	echo "1..$(echo "$GATED" | wc -l)"
+	echo "1..$(($(echo "$GATED" | wc -l) + 2))"
 	n=0
 	while read -r case; do
 		n=$((n + 1))
@@ -77,4 +112,16 @@ for f in "$OUTDIR"/*.missing; do [ -f "$f" ] && cat "$f"; done
 			echo "not ok $n $desc: ${r:-did not run}"
 		fi
 	done <<< "$GATED"
+	for prog in iommufd iommufd_fail_nth; do
+		n=$((n + 1))
+		desc="upstream $prog: every case C passes passes against rust_iommufd, or is listed with a reason"
+		unlisted=$(awk -F'\t' -v p="$prog" '$1 == p && $3 == "" { print $2 }' "$regressions")
+		if ! grep -q "^$prog	" "$table"; then
+			echo "not ok $n $desc: no results"
+		elif [ -z "$unlisted" ]; then
+			echo "ok $n $desc ($(awk -F'\t' -v p="$prog" '$1 == p' "$regressions" | wc -l) listed)"
+		else
+			echo "not ok $n $desc: $(echo $unlisted)"
+		fi
+	done
 } > "$TAP"

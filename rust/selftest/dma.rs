@@ -20,6 +20,7 @@ use kernel::{
     bindings,
     page::PAGE_SIZE,
     prelude::*,
+    sync::atomic::Relaxed,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -169,6 +170,7 @@ impl Dma<'_> {
             count,
         };
         report_fault_group(self.device, &group)?;
+        self.mdev.dma_groups.fetch_add(1, Relaxed);
         self.faults += 1;
         self.requests += count;
         match stall.wait(self.timeout_ms) {

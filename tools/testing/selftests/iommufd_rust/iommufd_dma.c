@@ -531,6 +531,7 @@ struct worker {
 	char *backing;
 	int iterations;
 	atomic_int ok, eio, efault, other, bad_data;
+	atomic_bool done;
 	pthread_t thread;
 };
 
@@ -561,14 +562,24 @@ static void *worker_main(void *arg)
 	}
 	free(src);
 	free(dst);
+	atomic_store(&w->done, true);
 	return NULL;
+}
+
+static bool all_done(struct worker *w)
+{
+	for (int i = 0; i < NDEV; i++)
+		if (!atomic_load(&w[i].done))
+			return false;
+	return true;
 }
 
 TEST_F(dma, concurrent_devices_handler_and_disruptor)
 {
 	__u32 stdev[NDEV], idev[NDEV], hwpt2;
 	struct worker w[NDEV] = {};
-	int ok = 0, eio = 0, efault = 0;
+	int ok = 0, eio = 0, efault = 0, rounds = 0;
+	__u32 total_sent = 0;
 
 	ASSERT_EQ(0, hwpt_alloc_fault(self->fd, self->idev_id, self->ioas_id,
 				      IOMMU_HWPT_ALLOC_PASID, self->fault_id,
@@ -587,12 +598,13 @@ TEST_F(dma, concurrent_devices_handler_and_disruptor)
 		ASSERT_EQ(0, pthread_create(&w[i].thread, NULL, worker_main,
 					    &w[i]));
 	}
-	/* Disrupt: unmap a window, move a device, for a while. */
-	for (int round = 0; round < 60; round++) {
+	/* Disrupt until the workers are done: unmap a window, move a device. */
+	for (int round = 0; !all_done(w); round++) {
 		int i = round % NDEV;
 		__u64 unmapped;
 
-		usleep(20000);
+		usleep(2000);
+		rounds++;
 		if (round % 3 == 0) {
 			/* ENOENT when nothing is mapped there right now. */
 			if (ioas_unmap(self->fd, self->ioas_id, w[i].iova,
@@ -613,7 +625,8 @@ TEST_F(dma, concurrent_devices_handler_and_disruptor)
 		EXPECT_EQ(0, atomic_load(&w[i].other));
 		EXPECT_EQ(0, atomic_load(&w[i].bad_data));
 	}
-	TH_LOG("%d DMA pairs completed, %d EIO, %d EFAULT", ok, eio, efault);
+	TH_LOG("%d DMA pairs completed, %d EIO, %d EFAULT, %d disruptions",
+	       ok, eio, efault, rounds);
 	EXPECT_EQ(NDEV * 40, ok + eio + efault);
 	EXPECT_LT(0, ok);
 	handler_stop(&self->h);
@@ -631,7 +644,11 @@ TEST_F(dma, concurrent_devices_handler_and_disruptor)
 						 &answered));
 		EXPECT_EQ(sent, answered) TH_LOG("device %u", idev[i]);
 		EXPECT_LE(atomic_load(&self->h.dev_groups[i + 1]), sent);
+		total_sent += sent;
 	}
+	/* The unmaps made DMAs fault again: beyond each window's first. */
+	TH_LOG("%u groups sent", total_sent);
+	EXPECT_LT((__u32)NDEV, total_sent);
 }
 
 TEST_HARNESS_MAIN

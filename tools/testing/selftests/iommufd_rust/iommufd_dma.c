@@ -651,4 +651,51 @@ TEST_F(dma, concurrent_devices_handler_and_disruptor)
 	EXPECT_LT((__u32)NDEV, total_sent);
 }
 
+/*
+ * Several devices stalled at once, the handler holding their groups: one
+ * close of the fault descriptor ends every stall, and every later fault
+ * is answered on arrival.
+ */
+TEST_F(dma, concurrent_stalls_end_on_close)
+{
+	__u32 stdev[NDEV], idev[NDEV];
+	struct worker w[NDEV] = {};
+	struct timespec t0;
+
+	for (int i = 0; i < NDEV; i++)
+		ASSERT_EQ(0, mock_domain_flags(self->fd, self->hwpt_id, 0,
+					       &stdev[i], NULL, &idev[i]));
+	start(_metadata, self, HANDLER_HOLD);
+	for (int i = 0; i < NDEV; i++) {
+		w[i].fd = self->fd;
+		w[i].idev_id = idev[i];
+		w[i].iova = IOVA_BASE + i * 2 * WINDOW_PAGES * REQ_PAGE;
+		w[i].iterations = 5;
+		ASSERT_EQ(0, pthread_create(&w[i].thread, NULL, worker_main,
+					    &w[i]));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&self->h.groups) < NDEV && elapsed_ms(&t0) < 20000)
+		usleep(1000);
+	ASSERT_EQ((__u32)NDEV, atomic_load(&self->h.groups));
+	handler_stop(&self->h);
+	self->running = false;
+	ASSERT_EQ(0, close(self->h.fault_fd));
+	self->h.fault_fd = -1;
+	for (int i = 0; i < NDEV; i++) {
+		__u32 sent, answered;
+
+		pthread_join(w[i].thread, NULL);
+		EXPECT_EQ(5, atomic_load(&w[i].eio));
+		EXPECT_EQ(0, atomic_load(&w[i].ok) + atomic_load(&w[i].efault) +
+				     atomic_load(&w[i].other));
+		ASSERT_EQ(0, dma_groups_answered(self->fd, idev[i], &sent,
+						 &answered));
+		EXPECT_EQ(5U, sent);
+		EXPECT_EQ(sent, answered);
+	}
+	/* Nowhere near the 5 s each DMA would wait unanswered. */
+	EXPECT_GT(15000, elapsed_ms(&t0));
+}
+
 TEST_HARNESS_MAIN

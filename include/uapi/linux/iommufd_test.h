@@ -8,10 +8,12 @@
  * programs written for upstream build against this header unchanged.
  *
  * Of the IOMMU_TEST_OP_* operations this module implements:
- *   MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_REFS,
- *   SET_TEMP_MEMORY_LIMIT, MD_CHECK_IOTLB, TRIGGER_IOPF, DEV_CHECK_CACHE,
+ *   ADD_RESERVED, MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE,
+ *   MD_CHECK_MAP, MD_CHECK_REFS, CREATE_ACCESS, DESTROY_ACCESS_PAGES,
+ *   ACCESS_PAGES, ACCESS_RW, ACCESS_REPLACE_IOAS, SET_TEMP_MEMORY_LIMIT,
+ *   MD_CHECK_IOTLB, TRIGGER_IOPF, DEV_CHECK_CACHE, TRIGGER_VEVENT,
  *   PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT,
- * and two of its own, which upstream lacks (see IOMMU_TEST_OP_RUST_*).
+ * and three of its own, which upstream lacks (see IOMMU_TEST_OP_RUST_*).
  * Every other op value, defined below or not, fails with EOPNOTSUPP.
  */
 #ifndef _UAPI_IOMMUFD_TEST_H
@@ -55,6 +57,7 @@ enum {
 enum {
 	IOMMU_TEST_OP_RUST_TRIGGER_IOPF_GROUP = 0x1000,
 	IOMMU_TEST_OP_RUST_IOPF_RESPONSE = 0x1001,
+	IOMMU_TEST_OP_RUST_DMA = 0x1002,
 };
 
 /* trigger_iopf_group.count: faults in one group, 1 to MOCK_IOPF_GROUP_MAX */
@@ -67,6 +70,24 @@ enum {
  * only send IOMMUFD_PAGE_RESP_SUCCESS and IOMMUFD_PAGE_RESP_INVALID.
  */
 #define MOCK_IOPF_RESP_FAILURE 2
+
+/*
+ * IOMMU_TEST_OP_RUST_DMA: the mock device's DMA (see the union member).
+ * dma.flags: MOCK_DMA_WRITE for a DMA write (device to memory: the bytes
+ * at @uptr land at @iova); without it a DMA read (memory at @iova to
+ * @uptr). MOCK_DMA_MAX_LENGTH bounds @length. A page that faults again
+ * after MOCK_DMA_MAX_RETRIES SUCCESS answers fails the DMA. Page requests
+ * of a DMA use group indexes from MOCK_DMA_GRPID_BASE up (below
+ * MOCK_IOPF_GRPID_NUM); the trigger ops should use lower ones. The wait
+ * for a page response is @timeout_ms, or MOCK_DMA_TIMEOUT_DEFAULT_MS for
+ * 0, at most MOCK_DMA_TIMEOUT_MAX_MS.
+ */
+#define MOCK_DMA_WRITE (1 << 0)
+#define MOCK_DMA_MAX_LENGTH (1 << 22)
+#define MOCK_DMA_MAX_RETRIES 3
+#define MOCK_DMA_GRPID_BASE 256
+#define MOCK_DMA_TIMEOUT_DEFAULT_MS 10000
+#define MOCK_DMA_TIMEOUT_MAX_MS 60000
 
 /* Page table formats of the mock paging domain. */
 enum {
@@ -313,7 +334,8 @@ struct iommu_test_cmd {
 		 * else EINVAL) since the last such call: @out_count responses,
 		 * the last of them with code @out_code for PASID @out_pasid.
 		 * @out_total counts every response the device received, for
-		 * any group, since it was created.
+		 * any group, since it was created; @out_dma_groups the page
+		 * request groups its DMAs (IOMMU_TEST_OP_RUST_DMA) sent.
 		 */
 		struct {
 			__u32 dev_id;
@@ -322,7 +344,36 @@ struct iommu_test_cmd {
 			__u32 out_code;
 			__u32 out_pasid;
 			__u32 out_total;
+			__u32 out_dma_groups;
 		} iopf_response;
+		/*
+		 * IOMMU_TEST_OP_RUST_DMA: bound mock device @dev_id does a DMA
+		 * of @length bytes at @iova on @pasid (IOMMU_NO_PASID for its
+		 * RID), through the page table of the domain attached there.
+		 * A page that is not mapped with the permission the DMA needs
+		 * makes the device, if that domain takes IO page faults, send
+		 * one page request group per run of such pages (at most
+		 * MOCK_IOPF_GROUP_MAX, one request per 4 KiB page, the last
+		 * flagged LAST_PAGE) and stall until the group is answered;
+		 * SUCCESS retries the translation. Errors: ENXIO nothing is
+		 * attached; EFAULT the page is not mapped and the domain takes
+		 * no faults, or still not mapped after MOCK_DMA_MAX_RETRIES
+		 * answers, or @uptr is bad; EIO answered INVALID or FAILURE;
+		 * ETIMEDOUT no answer in time; EINTR a signal. On error the
+		 * bytes before the faulting page were transferred, none after.
+		 * @out_faults: groups sent; @out_requests: page requests sent.
+		 */
+		struct {
+			__u32 dev_id;
+			__u32 pasid;
+			__aligned_u64 iova;
+			__aligned_u64 uptr;
+			__u32 length;
+			__u32 flags;
+			__u32 timeout_ms;
+			__u32 out_faults;
+			__u32 out_requests;
+		} dma;
 	};
 	__u32 last;
 };

@@ -33,9 +33,11 @@ ALLOWLIST = [
     # This module's own IOMMU_TEST_CMD ops, numbered from 0x1000.
     r'_RUST_',
     # The iommu_test_cmd union members carrying those ops' arguments.
-    r'^iommu_test_cmd\.(trigger_iopf_group|iopf_response)$',
+    r'^iommu_test_cmd\.(trigger_iopf_group|iopf_response|dma)$',
     # Limits and a response code only those ops use.
     r'^MOCK_IOPF_(GROUP_MAX|GRPID_NUM|RESP_FAILURE)$',
+    # The mock DMA op's flags and limits.
+    r'^MOCK_DMA_',
 ]
 
 

@@ -26,8 +26,10 @@ use kernel::{
 use crate::sys::{account::PinAccount, fault_inject, iommu::MappedDomain, pages::PinnedPages};
 
 mod access;
+mod dirty;
 
 pub(crate) use access::{AccessEntry, AccessNotify, Unmap};
+pub(crate) use dirty::DirtyQuery;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 

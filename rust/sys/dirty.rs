@@ -90,11 +90,11 @@ pub(crate) struct DirtyRecorder<'a> {
 /// Runs `f` with a recorder that sets bits in `bitmap` (`None`: clears
 /// the page table's dirty bits without reporting them), then, with
 /// `sync`, flushes `domain`'s IOTLB for the entries the reads cleared.
-pub(crate) fn record<R>(
+pub(crate) fn record<'a, R>(
     domain: &MappedDomain,
-    bitmap: Option<&IovaBitmap>,
+    bitmap: Option<&'a IovaBitmap>,
     sync: bool,
-    f: impl FnOnce(&DirtyRecorder<'_>) -> R,
+    f: impl FnOnce(&DirtyRecorder<'a>) -> R,
 ) -> R {
     let recorder = DirtyRecorder {
         dirty: Opaque::zeroed(),
@@ -155,9 +155,11 @@ impl MappedDomain {
             0
         };
         // SAFETY: a live domain of the driver whose op this is; the
-        // recorder is initialised and lives across the call. The caller
-        // holds its IO page table's lock, so no map or unmap of the range
-        // runs meanwhile (the op's locking rule).
+        // recorder is initialised and lives across the call. A
+        // `MappedDomain` is reachable only through the IO page table that
+        // holds it, under that table's lock, which every map and unmap of
+        // the domain takes too: none runs on the range meanwhile (the op's
+        // locking rule).
         to_result(unsafe { op(self.as_ptr(), iova, length, flags, recorder.dirty.get()) })
     }
 

@@ -494,9 +494,9 @@ enum iommufd_hwpt_get_dirty_bitmap_flags {
  * Reports which pages of [@iova, @iova + @length) devices wrote since the
  * last report (or since tracking was switched on), and clears that record
  * unless IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR is given. The page at IOVA x
- * is bit (x - @iova) / @page_size of the bitmap, counting from bit 0 of
- * data[0]; bits are only ever set, never cleared, so the caller zeroes the
- * bitmap first. A dirty IOMMU page larger than @page_size sets the bits of
+ * is bit (x - @iova) / @page_size of the bitmap, counting from the lowest
+ * bit of its first __u64; bits are only ever set, never cleared, so the
+ * caller zeroes the bitmap first. A dirty IOMMU page larger than @page_size sets the bits of
  * all of it.
  *
  * @length must not be 0; @iova and @iova + @length must be multiples of

@@ -8,7 +8,13 @@
 //! time and sets the bits of the IOVA ranges reported dirty.
 
 use core::{marker::PhantomData, ptr::NonNull};
-use kernel::{bindings, error::to_result, prelude::*, types::Opaque, uaccess::UserPtr};
+use kernel::{
+    bindings,
+    error::{from_err_ptr, to_result},
+    prelude::*,
+    types::Opaque,
+    uaccess::UserPtr,
+};
 
 use super::iommu::MappedDomain;
 
@@ -61,9 +67,7 @@ impl IovaBitmap {
         let bitmap = unsafe {
             bindings::iova_bitmap_alloc(iova, length, page_size, data.as_mut_ptr().cast())
         };
-        if kernel::error::from_err_ptr(bitmap).is_err() {
-            return Err(ENOMEM);
-        }
+        let bitmap = from_err_ptr(bitmap).map_err(|_| ENOMEM)?;
         // INVARIANT: a fresh bitmap, ours alone.
         NonNull::new(bitmap).map(Self).ok_or(ENOMEM)
     }

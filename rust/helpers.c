@@ -173,6 +173,36 @@ void rust_iommufd_pt_iommu_deinit(struct pt_iommu_amdv1 *table)
 }
 
 /*
+ * Dirty tracking (rust/sys/dirty.rs): setting up the report of a driver's
+ * read_and_clear_dirty and flushing what it cleared are static inlines;
+ * the gather they share points to itself, so it is set up in place.
+ */
+void rust_iommufd_dirty_bitmap_init(struct iommu_dirty_bitmap *dirty,
+				    struct iova_bitmap *bitmap,
+				    struct iommu_iotlb_gather *gather);
+void rust_iommufd_dirty_bitmap_init(struct iommu_dirty_bitmap *dirty,
+				    struct iova_bitmap *bitmap,
+				    struct iommu_iotlb_gather *gather)
+{
+	iommu_dirty_bitmap_init(dirty, bitmap, gather);
+}
+
+void rust_iommufd_iotlb_sync(struct iommu_domain *domain,
+			     struct iommu_iotlb_gather *gather);
+void rust_iommufd_iotlb_sync(struct iommu_domain *domain,
+			     struct iommu_iotlb_gather *gather)
+{
+	iommu_iotlb_sync(domain, gather);
+}
+
+/*
+ * rust/sys/pt.rs reads struct pt_iommu_ops up to set_dirty, the op the
+ * selftest's IOMMU_TEST_OP_DIRTY calls, as two pointers and that op.
+ */
+static_assert(offsetof(struct pt_iommu_ops, set_dirty) ==
+	      2 * sizeof(void *));
+
+/*
  * Rust's struct task_struct against C's (rust/sys/layout.rs): the module
  * refuses to load where bindgen laid it out differently.
  */

@@ -14,6 +14,8 @@
 //! - A HWPT allocated with `IOMMU_HWPT_FAULT_ID_VALID` delivers its
 //!   devices' page faults to a fault queue (held as a user): its domain
 //!   gets the module's iopf handler.
+//! - A paging HWPT allocated with `IOMMU_HWPT_ALLOC_DIRTY_TRACKING` can
+//!   track and report the IOVAs devices wrote (see [`dirty`]).
 
 use kernel::{bindings, prelude::*, sync::Arc, uaccess::UserPtr};
 
@@ -31,6 +33,8 @@ use crate::{
     ucmd::{offset_end, Command, Ucmd},
     viommu::Viommu,
 };
+
+mod dirty;
 
 /// A paging HWPT.
 pub(crate) struct HwptPaging {

@@ -41,7 +41,7 @@ module! {
     description: "iommufd user-space API with IO page fault delivery, in Rust",
     license: "GPL",
     // iommu_attach_group_handle() and friends.
-    imports_ns: ["IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU"],
+    imports_ns: ["IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU", "IOMMUFD"],
 }
 
 /// The module's state. Fields drop in order: the device node goes before

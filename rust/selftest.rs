@@ -13,6 +13,7 @@ use kernel::{
     bindings,
     prelude::*,
     sync::{atomic::Relaxed, Arc, UniqueArc},
+    uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
@@ -119,6 +120,7 @@ impl Command for iommu_test_cmd {
             uapi::IOMMU_TEST_OP_ACCESS_PAGES => access::pages(ucmd),
             uapi::IOMMU_TEST_OP_DESTROY_ACCESS_PAGES => access::destroy_pages(ucmd),
             uapi::IOMMU_TEST_OP_ACCESS_RW => access::rw(ucmd),
+            uapi::IOMMU_TEST_OP_DIRTY => mark_dirty(ucmd),
             uapi::IOMMU_TEST_OP_RUST_DMA => dma::dma(ucmd),
             _ => Err(EOPNOTSUPP),
         }
@@ -269,6 +271,65 @@ fn check_refs(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
         }
     }
     Ok(())
+}
+
+/// Most bits `IOMMU_TEST_OP_DIRTY` takes, as upstream: a 16 MiB bitmap.
+const DIRTY_BITS_MAX: u64 = (16 << 20) * 8;
+
+/// Marks pages of a mock paging HWPT with dirty tracking on dirty, as
+/// device writes would: one for each bit set in the user's bitmap
+/// (`IOMMU_TEST_OP_DIRTY`). Checks and errnos in upstream's order.
+fn mark_dirty(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
+    // SAFETY: a union of plain integers.
+    let req = unsafe { ucmd.cmd.__bindgen_anon_1.dirty };
+    if req.page_size == 0
+        || req.length == 0
+        || req.iova % req.page_size != 0
+        || req.length % req.page_size != 0
+        || req.uptr == 0
+    {
+        return Err(EINVAL);
+    }
+    let nbits = req.length / req.page_size;
+    if nbits > DIRTY_BITS_MAX {
+        return Err(EOVERFLOW);
+    }
+    let hwpt = ucmd.ctx.objects.lock().get::<HwptPaging>(ucmd.cmd.id)?;
+    let mock = MockPaging::of(hwpt.domain()).ok_or(EINVAL)?;
+    if !mock.dirty_tracking.load(Relaxed) || !mock.can_set_dirty() {
+        return Err(EINVAL);
+    }
+    // Whole `u64` words, as the bitmap's format; the user's bytes are
+    // read before the lock.
+    let words = nbits.div_ceil(64) as usize;
+    let mut bitmap = KVVec::from_elem(0u8, words * 8, GFP_KERNEL_ACCOUNT)?;
+    let user_len = nbits.div_ceil(8) as usize;
+    let uptr = UserPtr::from_addr(usize::try_from(req.uptr).map_err(|_| EFAULT)?);
+    UserSlice::new(uptr, user_len)
+        .reader()
+        .read_slice(&mut bitmap[..user_len])?;
+    let mut count = 0u64;
+    hwpt.with_mappings_locked(|| {
+        for (index, word) in bitmap.chunks_exact(8).enumerate() {
+            let mut word = u64::from_ne_bytes([
+                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+            ]);
+            while word != 0 {
+                let bit = index as u64 * 64 + u64::from(word.trailing_zeros());
+                word &= word - 1;
+                if bit >= nbits {
+                    break;
+                }
+                let iova = req.iova.wrapping_add(bit.wrapping_mul(req.page_size));
+                // As upstream, an IOVA with nothing mapped still counts.
+                // SAFETY: the IOAS's mappings are locked: no unmap runs.
+                let _ = unsafe { mock.set_dirty(iova) };
+                count += 1;
+            }
+        }
+    });
+    ucmd.cmd.__bindgen_anon_1.dirty.out_nr_dirty = count;
+    ucmd.respond()
 }
 
 fn check_dev_cache(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {

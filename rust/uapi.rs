@@ -92,6 +92,8 @@ plain_uapi_struct!(
     iommu_option: val64;
     iommu_hwpt_alloc: __reserved2;
     iommu_hw_info: out_capabilities;
+    iommu_hwpt_set_dirty_tracking: __reserved;
+    iommu_hwpt_get_dirty_bitmap: data;
     iommu_hwpt_invalidate: __reserved;
     iommu_viommu_alloc: data_uptr;
     iommu_vdevice_alloc: virt_id;

@@ -126,6 +126,12 @@ pub(crate) fn dispatch(
         uapi::iommu_option::NR => run::<uapi::iommu_option>(ctx, f, u, n),
         uapi::iommu_hwpt_alloc::NR => run::<uapi::iommu_hwpt_alloc>(ctx, f, u, n),
         uapi::iommu_hw_info::NR => run::<uapi::iommu_hw_info>(ctx, f, u, n),
+        uapi::iommu_hwpt_set_dirty_tracking::NR => {
+            run::<uapi::iommu_hwpt_set_dirty_tracking>(ctx, f, u, n)
+        }
+        uapi::iommu_hwpt_get_dirty_bitmap::NR => {
+            run::<uapi::iommu_hwpt_get_dirty_bitmap>(ctx, f, u, n)
+        }
         uapi::iommu_hwpt_invalidate::NR => run::<uapi::iommu_hwpt_invalidate>(ctx, f, u, n),
         uapi::iommu_fault_alloc::NR => run::<uapi::iommu_fault_alloc>(ctx, f, u, n),
         uapi::iommu_viommu_alloc::NR => run::<uapi::iommu_viommu_alloc>(ctx, f, u, n),

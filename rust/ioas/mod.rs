@@ -24,6 +24,7 @@ use crate::{
 
 mod pagetable;
 
+pub(crate) use pagetable::DirtyQuery;
 pub(crate) use pagetable::{AccessEntry, AccessNotify, IoPageTable};
 use pagetable::{Pages, Unmap};
 

@@ -31,8 +31,10 @@ use crate::sys::{
 };
 
 mod access;
+mod dirty;
 
 pub(crate) use access::{AccessEntry, AccessNotify, Unmap};
+pub(crate) use dirty::DirtyQuery;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 

@@ -132,6 +132,25 @@ impl MockPaging {
         unsafe { &*kernel::container_of!(table, Self, table) }
     }
 
+    /// Whether the kernel's page table can mark IOVAs dirty for tests.
+    pub(crate) fn can_set_dirty(&self) -> bool {
+        // SAFETY: a live `MockPaging` has an initialised table (`alloc`
+        // frees it if init fails).
+        unsafe { Amdv1Mock::can_set_dirty(self.table.get()) }
+    }
+
+    /// Marks the page table entry that maps `iova` dirty, as a device
+    /// write through it would (`IOMMU_TEST_OP_DIRTY`).
+    ///
+    /// # Safety
+    ///
+    /// No unmap of the domain may run meanwhile.
+    pub(crate) unsafe fn set_dirty(&self, iova: u64) -> Result {
+        // SAFETY: an initialised table, as above; no unmap runs (the
+        // contract).
+        unsafe { Amdv1Mock::set_dirty(self.table.get(), iova) }
+    }
+
     /// The mock paging domain behind an owned domain, if it is one.
     pub(crate) fn of(domain: &Domain) -> Option<&Self> {
         let ours = core::ptr::eq(domain.ops(), &ops::PAGING_OPS)

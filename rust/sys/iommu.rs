@@ -292,6 +292,11 @@ unsafe impl Send for MappedDomain {}
 unsafe impl Sync for MappedDomain {}
 
 impl MappedDomain {
+    /// The domain, for the core's and the driver's calls.
+    pub(super) fn as_ptr(&self) -> *mut bindings::iommu_domain {
+        self.0.as_ptr()
+    }
+
     /// Whether this is `domain`.
     pub(crate) fn is(&self, domain: &Domain) -> bool {
         self.0 == domain.0

@@ -13,6 +13,7 @@ use kernel::{
 pub(crate) mod account;
 pub(crate) mod anon_file;
 pub(crate) mod attach;
+pub(crate) mod dirty;
 pub(crate) mod fault_inject;
 pub(crate) mod iommu;
 pub(crate) mod iopf;

@@ -18,10 +18,21 @@ use kernel::{bindings, error::to_result, prelude::*};
 #[repr(C)]
 struct PtIommu {
     domain: bindings::iommu_domain,
-    ops: *const c_void,
+    ops: *const PtIommuOps,
     driver_ops: *const c_void,
     nid: c_int,
     iommu_device: *mut bindings::device,
+}
+
+/// `struct pt_iommu_ops`, up to `set_dirty` (helpers.c checks its offset):
+/// the table's own ops, set by init, static.
+#[repr(C)]
+struct PtIommuOps {
+    map_range: *const c_void,
+    unmap_range: *const c_void,
+    /// Marks the entry that maps an IOVA dirty, as a device write would;
+    /// only kernels with `CONFIG_IOMMUFD_TEST` have it.
+    set_dirty: Option<unsafe extern "C" fn(*mut PtIommu, bindings::dma_addr_t) -> c_int>,
 }
 
 /// `struct pt_common` (include/linux/generic_pt/common.h).
@@ -168,6 +179,47 @@ impl Amdv1Mock {
         // SAFETY: per the contract; `pt_iommu_deinit()` does nothing while
         // the table's ops are NULL.
         unsafe { rust_iommufd_pt_iommu_deinit(this) }
+    }
+
+    /// The table's `set_dirty` op, if the kernel has it.
+    ///
+    /// # Safety
+    ///
+    /// `this` must be valid and initialised ([`Self::init`] succeeded).
+    unsafe fn set_dirty_op(
+        this: *mut Self,
+    ) -> Option<unsafe extern "C" fn(*mut PtIommu, bindings::dma_addr_t) -> c_int> {
+        // SAFETY: per the contract, init set `ops` to the format's static
+        // table, which nothing changes afterwards.
+        unsafe { (*this).iommu.ops.as_ref() }.and_then(|ops| ops.set_dirty)
+    }
+
+    /// Whether the table can mark IOVAs dirty for tests ([`Self::set_dirty`]).
+    ///
+    /// # Safety
+    ///
+    /// As [`Self::set_dirty_op`].
+    pub(crate) unsafe fn can_set_dirty(this: *mut Self) -> bool {
+        // SAFETY: per the contract.
+        unsafe { Self::set_dirty_op(this) }.is_some()
+    }
+
+    /// Marks the entry that maps `iova` dirty, as a device write would
+    /// (the selftest's `IOMMU_TEST_OP_DIRTY`): `ENOENT` if nothing is
+    /// mapped there, `EAGAIN` on a race with another update of the entry,
+    /// `EOPNOTSUPP` if the kernel lacks the op.
+    ///
+    /// # Safety
+    ///
+    /// As [`Self::set_dirty_op`]; and no unmap may run on the table
+    /// meanwhile (which would free the table pages the walk reads).
+    pub(crate) unsafe fn set_dirty(this: *mut Self, iova: u64) -> Result {
+        // SAFETY: per the contract.
+        let op = unsafe { Self::set_dirty_op(this) }.ok_or(EOPNOTSUPP)?;
+        // SAFETY: an initialised table of this format (the contract),
+        // whose first field is the `pt_iommu` the op expects; the op
+        // itself needs no lock against maps or dirty reads.
+        to_result(unsafe { op(&raw mut (*this).iommu, iova) })
     }
 
     /// The core's domain inside the table.

@@ -437,6 +437,89 @@ struct iommu_hw_info {
 #define IOMMU_GET_HW_INFO _IO(IOMMUFD_TYPE, IOMMUFD_CMD_GET_HW_INFO)
 
 /**
+ * enum iommufd_hwpt_set_dirty_tracking_flags - flags of
+ *                                             IOMMU_HWPT_SET_DIRTY_TRACKING
+ * @IOMMU_HWPT_DIRTY_TRACKING_ENABLE: switch tracking on (clear: off)
+ */
+enum iommufd_hwpt_set_dirty_tracking_flags {
+	IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1,
+};
+
+/**
+ * struct iommu_hwpt_set_dirty_tracking - ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING)
+ * @size: sizeof(struct iommu_hwpt_set_dirty_tracking)
+ * @flags: bitwise OR of enum iommufd_hwpt_set_dirty_tracking_flags; other
+ *         bits fail with EOPNOTSUPP
+ * @hwpt_id: id of a paging HWPT (ENOENT for anything else)
+ * @__reserved: not checked (as upstream); set it to 0
+ *
+ * Switches the IOMMU's recording of DMA writes on or off for a paging HWPT
+ * allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING (EOPNOTSUPP for one
+ * allocated without). Switching it on first clears whatever the page table
+ * had recorded, so that the next IOMMU_HWPT_GET_DIRTY_BITMAP reports only
+ * writes made since.
+ */
+struct iommu_hwpt_set_dirty_tracking {
+	__u32 size;
+	__u32 flags;
+	__u32 hwpt_id;
+	__u32 __reserved;
+};
+#define IOMMU_HWPT_SET_DIRTY_TRACKING \
+	_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING)
+
+/**
+ * enum iommufd_hwpt_get_dirty_bitmap_flags - flags of
+ *                                           IOMMU_HWPT_GET_DIRTY_BITMAP
+ * @IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR: report without clearing the
+ *                                        page table's records (for instance
+ *                                        right before unmapping the range)
+ */
+enum iommufd_hwpt_get_dirty_bitmap_flags {
+	IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1,
+};
+
+/**
+ * struct iommu_hwpt_get_dirty_bitmap - ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP)
+ * @size: sizeof(struct iommu_hwpt_get_dirty_bitmap)
+ * @hwpt_id: id of a paging HWPT (ENOENT for anything else)
+ * @flags: bitwise OR of enum iommufd_hwpt_get_dirty_bitmap_flags; other
+ *         bits fail with EOPNOTSUPP
+ * @__reserved: must be 0, otherwise EOPNOTSUPP
+ * @iova: first IOVA the bitmap covers
+ * @length: bytes of IOVA the bitmap covers
+ * @page_size: bytes of IOVA each bit stands for
+ * @data: user address of the bitmap, an array of __u64
+ *
+ * Reports which pages of [@iova, @iova + @length) devices wrote since the
+ * last report (or since tracking was switched on), and clears that record
+ * unless IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR is given. The page at IOVA x
+ * is bit (x - @iova) / @page_size of the bitmap, counting from the lowest
+ * bit of its first __u64; bits are only ever set, never cleared, so the
+ * caller zeroes the bitmap first. A dirty IOMMU page larger than @page_size sets the bits of
+ * all of it.
+ *
+ * @length must not be 0; @iova and @iova + @length must be multiples of
+ * the IOAS's IOVA alignment and of @page_size, which must not be 0 (all
+ * EINVAL); @iova + @length - 1 must not overflow (EOVERFLOW). The HWPT must
+ * have been allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING (EOPNOTSUPP).
+ * The range is read from its first IOVA through the mappings that follow
+ * each other without a gap; the report stops quietly where they stop.
+ */
+struct iommu_hwpt_get_dirty_bitmap {
+	__u32 size;
+	__u32 hwpt_id;
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 page_size;
+	__aligned_u64 data;
+};
+#define IOMMU_HWPT_GET_DIRTY_BITMAP \
+	_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP)
+
+/**
  * enum iommu_hwpt_invalidate_data_type - format of invalidation entries
  * @IOMMU_HWPT_INVALIDATE_DATA_VTD_S1: Intel VT-d first-stage invalidation
  * @IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3: ARM SMMUv3 command, given to a

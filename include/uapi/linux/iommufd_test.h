@@ -12,7 +12,7 @@
  *   MD_CHECK_MAP, MD_CHECK_REFS, CREATE_ACCESS, DESTROY_ACCESS_PAGES,
  *   ACCESS_PAGES, ACCESS_RW, ACCESS_REPLACE_IOAS, SET_TEMP_MEMORY_LIMIT,
  *   MD_CHECK_IOTLB, TRIGGER_IOPF, DEV_CHECK_CACHE, TRIGGER_VEVENT,
- *   PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT,
+ *   PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK_HWPT, DIRTY,
  * and three of its own, which upstream lacks (see IOMMU_TEST_OP_RUST_*).
  * Every other op value, defined below or not, fails with EOPNOTSUPP.
  */
@@ -244,7 +244,16 @@ struct iommu_test_cmd {
 		struct {
 			__u32 ioas_id;
 		} access_replace_ioas;
-		/* IOMMU_TEST_OP_DIRTY */
+		/*
+		 * IOMMU_TEST_OP_DIRTY: @id is a mock paging HWPT with dirty
+		 * tracking on (EINVAL otherwise). Marks dirty, as a device
+		 * write would, the page at @iova + i * @page_size for every
+		 * bit i set in the bitmap at @uptr, which covers @length bytes
+		 * of IOVA; returns how many bits were set. @page_size and
+		 * @length must not be 0, @iova and @length must be multiples
+		 * of @page_size and @uptr must not be 0 (EINVAL); at most
+		 * 2^27 bits (EOVERFLOW). @flags is not read.
+		 */
 		struct {
 			__u32 flags;
 			__aligned_u64 iova;

@@ -198,7 +198,6 @@ TEST_F(mock, test_cmd_unknown_op_is_eopnotsupp)
 TEST_F(mock, test_cmd_ops_left_out_by_this_module_are_eopnotsupp)
 {
 	const __u32 ops[] = {
-		IOMMU_TEST_OP_DIRTY,
 		IOMMU_TEST_OP_DMABUF_GET,
 		IOMMU_TEST_OP_DMABUF_REVOKE,
 	};

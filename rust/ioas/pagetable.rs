@@ -26,6 +26,7 @@ use kernel::{
 use crate::sys::{account::PinAccount, fault_inject, iommu::MappedDomain, pages::PinnedPages};
 
 mod access;
+mod split;
 
 pub(crate) use access::{AccessEntry, AccessNotify, Unmap};
 
@@ -362,6 +363,26 @@ impl IoPageTable {
     /// The alignment mappings must have (`out_iova_alignment`).
     pub(crate) fn iova_alignment(&self) -> u64 {
         self.iova_alignment
+    }
+
+    /// Whether a domain mirrors the table.
+    pub(crate) fn has_domains(&self) -> bool {
+        !self.domains.is_empty()
+    }
+
+    /// The page sizes every domain maps with (all of them without a
+    /// domain), as VFIO reports them (`iommufd_get_pagesizes`): sizes
+    /// below `PAGE_SIZE` count as `PAGE_SIZE`, and the result is at least
+    /// the IOVA alignment.
+    pub(crate) fn page_sizes(&self) -> u64 {
+        let mut sizes = self
+            .domains
+            .iter()
+            .fold(u64::MAX, |acc, d| acc & d.pgsize_bitmap());
+        if sizes & (PAGE - 1) != 0 {
+            sizes = (sizes & !(PAGE - 1)) | PAGE;
+        }
+        sizes.max(self.iova_alignment)
     }
 
     /// The key of the first area (lowest IOVA) that overlaps

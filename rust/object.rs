@@ -566,6 +566,26 @@ mod tests {
         Ok(())
     }
 
+    /// The VFIO compatibility id goes with its object, and only with it,
+    /// so a later object under the same id is not taken for it.
+    #[test]
+    fn vfio_ioas_is_forgotten_with_its_object() -> Result {
+        let mut table = ObjectTable::new()?;
+        let first = add_ioas(&mut table)?;
+        let second = add_ioas(&mut table)?;
+        table.set_vfio_ioas(Some(first));
+        drop(table.remove(second)?);
+        assert_eq!(table.vfio_ioas(), Some(first));
+        drop(table.remove(first)?);
+        assert_eq!(table.vfio_ioas(), None);
+        assert_eq!(add_ioas(&mut table)?, first);
+        assert_eq!(table.vfio_ioas(), None);
+        table.set_vfio_ioas(Some(first));
+        drop(table.take_all());
+        assert_eq!(table.vfio_ioas(), None);
+        Ok(())
+    }
+
     #[test]
     fn take_all_empties_the_table() -> Result {
         let mut table = ObjectTable::new()?;

@@ -146,6 +146,12 @@ impl Area {
     /// pages at a time (a page at a time if `small`). On failure nothing of
     /// the area stays mapped there.
     fn fill(&self, domain: &MappedDomain, small: bool) -> Result {
+        // VFIO's MAP_DMA may ask for neither permission; the generic page
+        // table refuses such a map with EINVAL and a WARN. Same errno, no
+        // WARN.
+        if self.prot & (bindings::IOMMU_READ | bindings::IOMMU_WRITE) == 0 {
+            return Err(EINVAL);
+        }
         let pins = self.pins.as_ref().ok_or(EINVAL)?;
         let (length, offset) = (self.length(), self.page_offset());
         let mut done = 0u64;

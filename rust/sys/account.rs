@@ -370,8 +370,9 @@ impl PinAccount {
 ///
 /// # Invariants
 ///
-/// [`PinAccount::pin`] succeeded for `(first, npages)` on `account`, and
-/// only this value's drop undoes it.
+/// `account` records `(first, npages)` as charged, by a
+/// [`PinAccount::pin`] that succeeded for it or by [`PinAccount::split`]
+/// of such a record, and only this value's drop undoes it.
 pub(crate) struct Charge {
     account: Arc<PinAccount>,
     first: usize,

@@ -82,13 +82,15 @@ static int huge_pages(int fd, __u32 ioas_id, __u16 op, __u64 *val)
 	return ret;
 }
 
-/* IOMMU_TEST_OP_CREATE_ACCESS: an access on @ioas_id, owned by *access_fd. */
+/* IOMMU_TEST_OP_CREATE_ACCESS: an access that pins pages, on @ioas_id,
+ * owned by *access_fd. */
 static int create_access(int fd, __u32 ioas_id, int *access_fd)
 {
 	struct iommu_test_cmd cmd;
 	int ret;
 
 	test_cmd_init(&cmd, IOMMU_TEST_OP_CREATE_ACCESS, ioas_id);
+	cmd.create_access.flags = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
 	ret = test_cmd(fd, &cmd);
 	if (!ret)
 		*access_fd = cmd.create_access.out_access_fd;

@@ -85,6 +85,13 @@ fn iova_ranges(base: UserPtr, offset: usize, room: usize, ranges: &[(u64, u64)])
     Ok(size)
 }
 
+/// The capabilities of the reply, in their order in the chain.
+#[derive(Clone, Copy)]
+enum Capability {
+    DmaAvail,
+    IovaRanges,
+}
+
 /// `VFIO_IOMMU_GET_INFO`.
 pub(super) fn get_info(ctx: &Context, user: UserPtr) -> Result<isize> {
     const MIN: usize = offset_end!(vfio_iommu_type1_info, iova_pgsizes);
@@ -110,16 +117,17 @@ pub(super) fn get_info(ctx: &Context, user: UserPtr) -> Result<isize> {
     let next_field = core::mem::offset_of!(vfio_info_cap_header, next);
     let mut total = FIXED;
     let mut previous: Option<usize> = None;
-    for cap in 0..2 {
+    for cap in [Capability::DmaAvail, Capability::IovaRanges] {
         let room = argsz.saturating_sub(total);
         let size = match cap {
-            0 => dma_avail(user, total, room)?,
-            _ => iova_ranges(user, total, room, &ranges)?,
+            Capability::DmaAvail => dma_avail(user, total, room)?,
+            Capability::IovaRanges => iova_ranges(user, total, room, &ranges)?,
         };
         // Link the previous capability to this one if it was written.
         if let Some(previous) = previous {
             if argsz >= total {
-                put(user, previous + next_field, &(total as u32))?;
+                let next = u32::try_from(total).map_err(|_| EOVERFLOW)?;
+                put(user, previous + next_field, &next)?;
             }
         }
         previous = Some(total);

@@ -127,6 +127,11 @@ type Slot = Option<Arc<dyn Object>>;
 pub(crate) struct ObjectTable {
     ids: IdPool,
     slots: RBTree<u32, Slot>,
+    /// The id of the IOAS the VFIO compatibility ioctls act on
+    /// (`IOMMU_VFIO_IOAS`, upstream's `vfio_ioas`). Kept here, not beside
+    /// the table, so that unlinking that object forgets it under the same
+    /// lock: a later object under the same id is never taken for it.
+    vfio_ioas: Option<u32>,
 }
 
 impl ObjectTable {
@@ -135,6 +140,7 @@ impl ObjectTable {
         Ok(Self {
             ids: IdPool::with_capacity(64, GFP_KERNEL_ACCOUNT)?,
             slots: RBTree::new(),
+            vfio_ioas: None,
         })
     }
 
@@ -217,6 +223,7 @@ impl ObjectTable {
         }
         let object = self.slots.remove(&id).flatten().ok_or(ENOENT)?;
         self.ids.release_id(id as usize);
+        self.forget_vfio_ioas(id);
         Ok(object)
     }
 
@@ -256,7 +263,29 @@ impl ObjectTable {
         }
         let removed = self.slots.remove(&id).flatten();
         self.ids.release_id(id as usize);
+        self.forget_vfio_ioas(id);
         removed
+    }
+
+    /// The id of the VFIO compatibility IOAS, if one is set. It names an
+    /// object in the table (unlinking it clears this), of the kind the
+    /// setter checked.
+    pub(crate) fn vfio_ioas(&self) -> Option<u32> {
+        self.vfio_ioas
+    }
+
+    /// Makes `id` (`None`: no object) the VFIO compatibility IOAS. The
+    /// caller has looked the object up under this lock.
+    pub(crate) fn set_vfio_ioas(&mut self, id: Option<u32>) {
+        self.vfio_ioas = id;
+    }
+
+    /// Forgets the VFIO compatibility IOAS if it is `id`, which is leaving
+    /// the table.
+    fn forget_vfio_ioas(&mut self, id: u32) {
+        if self.vfio_ioas == Some(id) {
+            self.vfio_ioas = None;
+        }
     }
 
     /// Whether no id is in use, not even by a reservation.
@@ -270,6 +299,7 @@ impl ObjectTable {
         for id in self.slots.keys() {
             self.ids.release_id(*id as usize);
         }
+        self.vfio_ioas = None;
         core::mem::replace(&mut self.slots, RBTree::new())
     }
 }
@@ -533,6 +563,26 @@ mod tests {
         drop(ioas);
         assert!(table.remove(id).is_ok());
         assert!(table.get_any(other)?.to::<Other>().is_some());
+        Ok(())
+    }
+
+    /// The VFIO compatibility id goes with its object, and only with it,
+    /// so a later object under the same id is not taken for it.
+    #[test]
+    fn vfio_ioas_is_forgotten_with_its_object() -> Result {
+        let mut table = ObjectTable::new()?;
+        let first = add_ioas(&mut table)?;
+        let second = add_ioas(&mut table)?;
+        table.set_vfio_ioas(Some(first));
+        drop(table.remove(second)?);
+        assert_eq!(table.vfio_ioas(), Some(first));
+        drop(table.remove(first)?);
+        assert_eq!(table.vfio_ioas(), None);
+        assert_eq!(add_ioas(&mut table)?, first);
+        assert_eq!(table.vfio_ioas(), None);
+        table.set_vfio_ioas(Some(first));
+        drop(table.take_all());
+        assert_eq!(table.vfio_ioas(), None);
         Ok(())
     }
 

@@ -32,6 +32,7 @@ mod uapi;
 mod ucmd;
 mod vdevice;
 mod veventq;
+mod vfio;
 mod viommu;
 
 module! {
@@ -124,6 +125,12 @@ impl MiscDevice for Context {
     // 32- and 64-bit callers (pointers travel as __aligned_u64), so the
     // misc device's default, `compat_ptr_ioctl()` into `ioctl`, is right.
     fn ioctl(ctx: ArcBorrow<'_, Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(ctx, file, cmd, arg)
+        // VFIO's container ioctls share iommufd's type byte, below and
+        // above its range of numbers; upstream answers them on this file.
+        if ucmd::is_iommufd(cmd) {
+            ucmd::dispatch(ctx, file, cmd, arg)
+        } else {
+            vfio::ioctl(&ctx, cmd, arg)
+        }
     }
 }

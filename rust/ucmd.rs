@@ -94,7 +94,13 @@ fn run<C: Command>(
 /// `IOMMU_TEST_CMD`, as in upstream built with `CONFIG_IOMMUFD_TEST`.
 const LAST_CMD: u32 = <uapi::iommu_test_cmd as Command>::NR;
 
-/// Entry point for every ioctl on the device.
+/// Whether `cmd` is in iommufd's range of ioctl numbers; upstream hands
+/// the others to its VFIO compatibility layer.
+pub(crate) fn is_iommufd(cmd: u32) -> bool {
+    (uapi::IOMMUFD_CMD_BASE..=LAST_CMD).contains(&_IOC_NR(cmd))
+}
+
+/// Entry point for every ioctl in iommufd's range (see [`is_iommufd`]).
 pub(crate) fn dispatch(
     ctx: ArcBorrow<'_, Context>,
     file: &File,
@@ -102,7 +108,7 @@ pub(crate) fn dispatch(
     arg: usize,
 ) -> Result<isize> {
     let nr = _IOC_NR(cmd);
-    if !(uapi::IOMMUFD_CMD_BASE..=LAST_CMD).contains(&nr) {
+    if !is_iommufd(cmd) {
         return Err(ENOTTY);
     }
     let user = UserPtr::from_addr(arg);
@@ -124,6 +130,7 @@ pub(crate) fn dispatch(
         uapi::iommu_ioas_map::NR => run::<uapi::iommu_ioas_map>(ctx, f, u, n),
         uapi::iommu_ioas_unmap::NR => run::<uapi::iommu_ioas_unmap>(ctx, f, u, n),
         uapi::iommu_option::NR => run::<uapi::iommu_option>(ctx, f, u, n),
+        uapi::iommu_vfio_ioas::NR => run::<uapi::iommu_vfio_ioas>(ctx, f, u, n),
         uapi::iommu_hwpt_alloc::NR => run::<uapi::iommu_hwpt_alloc>(ctx, f, u, n),
         uapi::iommu_hw_info::NR => run::<uapi::iommu_hw_info>(ctx, f, u, n),
         uapi::iommu_hwpt_set_dirty_tracking::NR => {

@@ -25,8 +25,8 @@ use crate::{
 mod pagetable;
 
 pub(crate) use pagetable::DirtyQuery;
-pub(crate) use pagetable::{AccessEntry, AccessNotify, IoPageTable};
-use pagetable::{Pages, Unmap};
+pub(crate) use pagetable::{AccessEntry, AccessNotify, IoPageTable, Pages};
+use pagetable::Unmap;
 
 /// An I/O address space: what paging HWPTs are built on.
 #[pin_data]
@@ -78,9 +78,17 @@ impl Ioas {
     /// that no new pin takes it, and the accesses are told, without the
     /// table's lock, to drop their pins there; then unmap goes on.
     fn unmap(&self, start: u64, last: u64) -> Result<u64> {
-        let (mut start, mut unmapped, mut tries) = (start, 0, 0);
+        let mut unmapped = 0;
+        self.unmap_counted(start, last, &mut unmapped)?;
+        Ok(unmapped)
+    }
+
+    /// [`Self::unmap`] that reports the bytes unmapped in `unmapped` on
+    /// failure too, as VFIO's unmap returns them.
+    pub(crate) fn unmap_counted(&self, start: u64, last: u64, unmapped: &mut u64) -> Result {
+        let (mut start, mut tries) = (start, 0);
         loop {
-            let step = self.iopt.lock().unmap(&mut start, last, &mut unmapped)?;
+            let step = self.iopt.lock().unmap(&mut start, last, unmapped)?;
             let Unmap::Blocked {
                 iova,
                 length,
@@ -88,7 +96,7 @@ impl Ioas {
                 notify,
             } = step
             else {
-                return Ok(unmapped);
+                return Ok(());
             };
             if moved {
                 tries = 0;

@@ -32,6 +32,7 @@ use crate::sys::{
 
 mod access;
 mod dirty;
+mod split;
 
 pub(crate) use access::{AccessEntry, AccessNotify, Unmap};
 pub(crate) use dirty::DirtyQuery;
@@ -152,6 +153,12 @@ impl Area {
     /// pages at a time (a page at a time if `small`). On failure nothing of
     /// the area stays mapped there.
     fn fill(&self, domain: &MappedDomain, small: bool) -> Result {
+        // VFIO's MAP_DMA may ask for neither permission; the generic page
+        // table refuses such a map with EINVAL and a WARN. Same errno, no
+        // WARN.
+        if self.prot & (bindings::IOMMU_READ | bindings::IOMMU_WRITE) == 0 {
+            return Err(EINVAL);
+        }
         let pins = self.pins.as_ref().ok_or(EINVAL)?;
         let (length, offset) = (self.length(), self.page_offset());
         let mut done = 0u64;
@@ -369,6 +376,26 @@ impl IoPageTable {
     /// The alignment mappings must have (`out_iova_alignment`).
     pub(crate) fn iova_alignment(&self) -> u64 {
         self.iova_alignment
+    }
+
+    /// Whether a domain mirrors the table.
+    pub(crate) fn has_domains(&self) -> bool {
+        !self.domains.is_empty()
+    }
+
+    /// The page sizes every domain maps with (all of them without a
+    /// domain), as VFIO reports them (`iommufd_get_pagesizes`): sizes
+    /// below `PAGE_SIZE` count as `PAGE_SIZE`, and the result is at least
+    /// the IOVA alignment.
+    pub(crate) fn page_sizes(&self) -> u64 {
+        let mut sizes = self
+            .domains
+            .iter()
+            .fold(u64::MAX, |acc, d| acc & d.pgsize_bitmap());
+        if sizes & (PAGE - 1) != 0 {
+            sizes = (sizes & !(PAGE - 1)) | PAGE;
+        }
+        sizes.max(self.iova_alignment)
     }
 
     /// The key of the first area (lowest IOVA) that overlaps

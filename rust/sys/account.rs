@@ -298,6 +298,27 @@ impl PinAccount {
         Ok(())
     }
 
+    /// Turns the record of one [`Self::pin`] of `(first, npages)` into two,
+    /// of its first `head` pages and of the rest: what each page costs
+    /// stays as it was. `ENOMEM`, and no change, if the second record has
+    /// no room.
+    fn split(&self, first: usize, npages: usize, head: usize) -> Result {
+        let mut pinned = self.pinned.lock();
+        let index = pinned
+            .iter()
+            .position(|&r| r == (first, npages))
+            .ok_or(EINVAL)?;
+        pinned.push((first + head, npages - head), GFP_KERNEL_ACCOUNT)?;
+        pinned[index].1 = head;
+        // Keep the ranges sorted by first page.
+        let mut i = pinned.len() - 1;
+        while i > 0 && pinned[i - 1].0 > pinned[i].0 {
+            pinned.swap(i - 1, i);
+            i -= 1;
+        }
+        Ok(())
+    }
+
     /// Undoes one [`Self::pin`] of the same range: gives back the pages no
     /// other pin holds.
     fn unpin(&self, first: usize, npages: usize) {
@@ -349,8 +370,9 @@ impl PinAccount {
 ///
 /// # Invariants
 ///
-/// [`PinAccount::pin`] succeeded for `(first, npages)` on `account`, and
-/// only this value's drop undoes it.
+/// `account` records `(first, npages)` as charged, by a
+/// [`PinAccount::pin`] that succeeded for it or by [`PinAccount::split`]
+/// of such a record, and only this value's drop undoes it.
 pub(crate) struct Charge {
     account: Arc<PinAccount>,
     first: usize,
@@ -370,6 +392,25 @@ impl Charge {
             first,
             npages,
         })
+    }
+
+    /// Keeps the charge of the first `head` pages (`0 < head < npages`)
+    /// and returns that of the rest, for pins split in two. Nothing is
+    /// charged or given back; `ENOMEM` and no change on failure.
+    pub(crate) fn split_off(&mut self, head: usize) -> Result<Self> {
+        if head == 0 || head >= self.npages {
+            return Err(EINVAL);
+        }
+        self.account.split(self.first, self.npages, head)?;
+        let tail = Self {
+            account: self.account.clone(),
+            first: self.first + head,
+            npages: self.npages - head,
+        };
+        // INVARIANT: the account now records `(first, head)` and the
+        // tail's range, each undone by its own value's drop.
+        self.npages = head;
+        Ok(tail)
     }
 }
 

@@ -253,6 +253,30 @@ impl PinnedPages {
         Ok(this)
     }
 
+    /// Keeps the first `head` pages (`0 < head < len`) and returns the
+    /// rest with their share of the charge, for a mapping cut in two.
+    /// Every pin stays held, once; `ENOMEM` and no change on failure.
+    pub(crate) fn split_off(&mut self, head: usize) -> Result<Self> {
+        let len = self.pages.len();
+        if head == 0 || head >= len {
+            return Err(EINVAL);
+        }
+        let mut tail = KVVec::with_capacity(len - head, GFP_KERNEL_ACCOUNT)?;
+        // Within the capacity just reserved: no allocation, cannot fail.
+        tail.extend_from_slice(&self.pages[head..], GFP_KERNEL_ACCOUNT)?;
+        let charge = match self.charge.as_mut() {
+            Some(charge) => Some(charge.split_off(head)?),
+            None => None,
+        };
+        self.pages.truncate(head);
+        // INVARIANT: each pin is now held by exactly one of `self` and the
+        // returned value (`tail` took the entries `self` dropped).
+        Ok(Self {
+            pages: tail,
+            charge,
+        })
+    }
+
     /// The physical address of the `index`th page.
     pub(crate) fn phys(&self, index: usize) -> Option<u64> {
         let page = *self.pages.get(index)?;

@@ -808,29 +808,12 @@ static bool allow_own_testop(struct op *o, struct call *c, struct res r[NS])
 	return o->type == OP_TESTOP_RUST && errno_is(&r[SC], EOPNOTSUPP);
 }
 
-/* userspace-api.rst, Differences: "No VFIO compatibility" */
-static bool allow_vfio_compat(struct op *o, struct call *c, struct res r[NS])
-{
-	/* VFIO_GET_API_VERSION ... VFIO_IOMMU_DIRTY_PAGES: VFIO_BASE + n */
-	static const uint8_t vfio_nr[] = { 100, 101, 102, 112, 113, 114, 117 };
-	size_t i;
-
-	(void)c;
-	if (o->type != OP_RAW || !errno_is(&r[SR], ENOTTY))
-		return false;
-	for (i = 0; i < sizeof(vfio_nr); i++)
-		if (o->v[0] == _IO(IOMMUFD_TYPE, vfio_nr[i]))
-			return true;
-	return false;
-}
-
 static const struct allow allowlist[] = {
 	{ "Cookies start from 1", allow_cookie0 },
 	{ "The vIOMMU has no MMIO page", allow_viommu_mmap },
 	{ "Missing ioctls", allow_missing_ioctl },
 	{ "Missing test ops", allow_missing_testop },
 	{ "Own test ops", allow_own_testop },
-	{ "No VFIO compatibility", allow_vfio_compat },
 };
 #define NALLOW (sizeof(allowlist) / sizeof(allowlist[0]))
 
@@ -1854,7 +1837,6 @@ static const uint8_t weight[OP_NTYPES] = {
 };
 
 static const uint8_t missing_ioctl[] = {
-	IOMMUFD_CMD_VFIO_IOAS,
 	IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP,
 	IOMMUFD_CMD_IOAS_MAP_FILE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS,
 	IOMMUFD_CMD_HW_QUEUE_ALLOC, IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA,

@@ -47,6 +47,7 @@ GROUP = {
     "viommu": "objects",
     "vdevice": "objects",
     "veventq": "objects",
+    "vfio": "objects",
     "mock": "mock",
     "selftest": "selftest",
     "rust_iommufd": "root",

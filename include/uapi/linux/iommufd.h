@@ -258,6 +258,38 @@ struct iommu_option {
 #define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
 
 /**
+ * enum iommufd_vfio_ioas_op - what IOMMU_VFIO_IOAS does
+ * @IOMMU_VFIO_IOAS_GET: report the compatibility IOAS in @ioas_id (ENODEV
+ *                       if there is none)
+ * @IOMMU_VFIO_IOAS_SET: make the IOAS @ioas_id the compatibility IOAS
+ * @IOMMU_VFIO_IOAS_CLEAR: forget the compatibility IOAS (it stays an IOAS)
+ */
+enum iommufd_vfio_ioas_op {
+	IOMMU_VFIO_IOAS_GET = 0,
+	IOMMU_VFIO_IOAS_SET = 1,
+	IOMMU_VFIO_IOAS_CLEAR = 2,
+};
+
+/**
+ * struct iommu_vfio_ioas - ioctl(IOMMU_VFIO_IOAS)
+ * @size: sizeof(struct iommu_vfio_ioas)
+ * @ioas_id: in for SET, out for GET
+ * @op: enum iommufd_vfio_ioas_op
+ * @__reserved: must be 0
+ *
+ * The VFIO type1 ioctls of <linux/vfio.h> name no IOAS: on this file they
+ * act on its one compatibility IOAS, chosen here. Destroying that IOAS
+ * forgets it as CLEAR does.
+ */
+struct iommu_vfio_ioas {
+	__u32 size;
+	__u32 ioas_id;
+	__u16 op;
+	__u16 __reserved;
+};
+#define IOMMU_VFIO_IOAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VFIO_IOAS)
+
+/**
  * enum iommufd_hwpt_alloc_flags - flags of struct iommu_hwpt_alloc
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the new paging HWPT may later serve as the
  *                                stage-2 parent of nested HWPTs and vIOMMUs

@@ -30,9 +30,9 @@
 
 /*
  * A number in range that the module does not implement yet. Move this to
- * another unimplemented command when IOMMU_VFIO_IOAS lands.
+ * another unimplemented command when IOMMU_IOAS_NOIOMMU_GET_PA lands.
  */
-#define UNIMPLEMENTED_NR IOMMUFD_CMD_VFIO_IOAS
+#define UNIMPLEMENTED_NR IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA
 
 FIXTURE(iommufd) {
 	int fd;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# uAPI conformance: our include/uapi/linux/iommufd.h and iommufd_test.h
-# against upstream's, on the host. For everything our headers declare,
+# uAPI conformance: our include/uapi/linux/iommufd.h, iommufd_test.h and
+# vfio.h (its type1 container part) against upstream's, on the host. For everything our headers declare,
 # sizeof and every field offset, every enum constant and every object-like
 # macro must have upstream's value. Prints TAP; exits 1 on any failure.
 #
@@ -45,10 +45,11 @@ mkdir -p "$out" || bail "cannot create $out"
 
 # Where each side's headers are; upstream keeps its test header with the
 # driver, not in include/uapi.
-headers=(linux/iommufd.h linux/iommufd_test.h)
+headers=(linux/iommufd.h linux/iommufd_test.h linux/vfio.h)
 declare -A upstream=(
 	[linux/iommufd.h]=$src/include/uapi/linux/iommufd.h
 	[linux/iommufd_test.h]=$src/drivers/iommu/iommufd/iommufd_test.h
+	[linux/vfio.h]=$src/include/uapi/linux/vfio.h
 )
 # Each side gets an include dir of symlinks of its own, searched before
 # the system's (which may have an older linux/iommufd.h of its own).

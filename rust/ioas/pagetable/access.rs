@@ -13,7 +13,7 @@
 
 use kernel::{alloc::KVec, bindings, page::PAGE_SIZE, prelude::*, sync::Arc};
 
-use super::{IoPageTable, PAGE};
+use super::{IoPageTable, Source, PAGE};
 use crate::sys::mm::{is_current, mm_rw};
 
 /// What an IOAS tells an access.
@@ -238,23 +238,26 @@ impl IoPageTable {
             let bytes = (end - cur + 1) as usize;
             let chunk = buf.get_mut(done..done + bytes).ok_or(EINVAL)?;
             let byte = area.start_byte + (cur - area.iova) as usize;
-            let addr = area.pages.uptr + byte;
-            match &area.pins {
+            match (&area.pins, &area.pages.source) {
                 // The pins start at the page of the area's first byte.
-                Some(pins) => {
+                (Some(pins), _) => {
                     pins.rw(byte - area.start_byte / PAGE_SIZE * PAGE_SIZE, chunk, write)?
                 }
-                None if direct && is_current(area.pages.account.mm()) => {
+                // File pages are pinned for the copy.
+                (None, Source::File { .. }) => area.pages.rw_unpinned(byte, chunk, write)?,
+                (None, Source::User { uptr }) if direct && is_current(area.pages.account.mm()) => {
                     later.push(
                         Direct {
                             offset: done,
-                            addr,
+                            addr: uptr + byte,
                             len: bytes,
                         },
                         GFP_KERNEL_ACCOUNT,
                     )?;
                 }
-                None => mm_rw(area.pages.account.mm(), addr, chunk, write)?,
+                (None, Source::User { uptr }) => {
+                    mm_rw(area.pages.account.mm(), uptr + byte, chunk, write)?
+                }
             }
             done += bytes;
         }

@@ -49,40 +49,65 @@ pub(crate) fn file_of_fd(fd: i32) -> Result<ARef<File>> {
     Ok(unsafe { LocalFile::assume_no_fdget_pos(file) })
 }
 
-/// Folios pinned by one `memfd_pin_folios()` call, each holding one pin
-/// until it is handed on or this value is dropped.
+/// Folios pinned by `memfd_pin_folios()`, a batch at a time into one
+/// buffer (upstream's `ufolios`, allocated once per pinning), each holding
+/// one pin until it is handed on or the batch is released.
 ///
 /// # Invariants
 ///
 /// Entries `next..` of `folios` each hold one pin this value owns.
-struct PinnedFolios {
+struct FolioBatch {
     folios: KVVec<*mut bindings::folio>,
     next: usize,
 }
 
-impl PinnedFolios {
-    /// Pins the folios of `file` under the `npages` pages from the
-    /// page-aligned byte offset `from`, and returns them with the page
-    /// the range starts at in the first one. `EINVAL` for offsets past
-    /// the largest `loff_t`, as `memfd_pin_folios()` sees them.
-    fn pin(file: &File, from: u64, npages: usize) -> Result<(Self, usize)> {
+impl FolioBatch {
+    /// An empty batch of room for `capacity` folios.
+    fn new(capacity: usize) -> Result<Self> {
+        Ok(Self {
+            folios: KVVec::with_capacity(capacity, GFP_KERNEL_ACCOUNT)?,
+            next: 0,
+        })
+    }
+
+    /// Releases the pins not handed on, and empties the batch.
+    fn release(&mut self) {
+        let rest = &mut self.folios[self.next..];
+        if !rest.is_empty() {
+            // SAFETY: each of these holds one pin we own (the invariant).
+            unsafe { bindings::unpin_folios(rest.as_mut_ptr(), rest.len() as c_ulong) };
+        }
+        self.folios.clear();
+        // INVARIANT: nothing is held any more.
+        self.next = 0;
+    }
+
+    /// Pins the folios of `file` under up to `npages` pages (at most the
+    /// batch's room) from the page-aligned byte offset `from`, in place of
+    /// what the batch held, and returns the page the range starts at in
+    /// the first one. `EINVAL` for offsets past the largest `loff_t`, as
+    /// `memfd_pin_folios()` sees them.
+    fn pin(&mut self, file: &File, from: u64, npages: usize) -> Result<usize> {
+        self.release();
+        let npages = npages.min(self.folios.capacity());
         let bytes = (npages as u64)
             .checked_mul(PAGE_SIZE as u64)
             .ok_or(EINVAL)?;
-        let last = from.checked_add(bytes - 1).ok_or(EINVAL)?;
+        let last = from
+            .checked_add(bytes.checked_sub(1).ok_or(EINVAL)?)
+            .ok_or(EINVAL)?;
         let start = i64::try_from(from).map_err(|_| EINVAL)?;
         let end = i64::try_from(last).map_err(|_| EINVAL)?;
         let max = c_uint::try_from(npages).map_err(|_| EINVAL)?;
-        let mut folios = KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?;
         let mut offset: c_ulong = 0;
-        // SAFETY: `folios` has room for `max` entries; the file is
+        // SAFETY: the buffer has room for `max` entries; the file is
         // referenced for the call.
         let got = unsafe {
             bindings::memfd_pin_folios(
                 file.as_ptr(),
                 start,
                 end,
-                folios.spare_capacity_mut().as_mut_ptr().cast(),
+                self.folios.spare_capacity_mut().as_mut_ptr().cast(),
                 max,
                 &mut offset,
             )
@@ -93,10 +118,10 @@ impl PinnedFolios {
         if got == 0 {
             return Err(EFAULT);
         }
-        // SAFETY: the call wrote `got` entries (at most `max`).
-        unsafe { folios.inc_len((got as usize).min(npages)) };
-        // INVARIANT: each entry holds the pin the call took.
-        Ok((Self { folios, next: 0 }, offset as usize >> PAGE_SHIFT))
+        // SAFETY: the call wrote `got` entries, at most `max`.
+        // INVARIANT: each holds the pin the call took.
+        unsafe { self.folios.inc_len((got as usize).min(npages)) };
+        Ok(offset as usize >> PAGE_SHIFT)
     }
 
     /// The next folio, whose pin the caller now owns.
@@ -108,13 +133,9 @@ impl PinnedFolios {
     }
 }
 
-impl Drop for PinnedFolios {
+impl Drop for FolioBatch {
     fn drop(&mut self) {
-        let rest = &mut self.folios[self.next..];
-        if !rest.is_empty() {
-            // SAFETY: each of these holds one pin we own (the invariant).
-            unsafe { bindings::unpin_folios(rest.as_mut_ptr(), rest.len() as c_ulong) };
-        }
+        self.release();
     }
 }
 
@@ -143,15 +164,15 @@ impl PinnedPages {
             pages: KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?,
             charge: None,
         };
-        let batch = pin_batch();
+        let mut folios = FolioBatch::new(pin_batch().min(npages))?;
         while this.pages.len() < npages {
             let done = this.pages.len();
-            let want = (npages - done).min(batch);
+            let want = (npages - done).min(folios.folios.capacity());
             fault_inject::inject(EFAULT)?;
             let from = start
                 .checked_add(done as u64 * PAGE_SIZE as u64)
                 .ok_or(EINVAL)?;
-            let (mut folios, mut offset) = PinnedFolios::pin(file, from, want)?;
+            let mut offset = folios.pin(file, from, want)?;
             let mut left = want;
             while left != 0 {
                 let Some(folio) = folios.take() else {

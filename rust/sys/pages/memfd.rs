@@ -139,9 +139,13 @@ impl Drop for FolioBatch {
     }
 }
 
-/// Releases the one pin of `folio` the caller owns.
-fn unpin_folio(folio: *mut bindings::folio) {
-    // SAFETY: the caller's pin, given back once.
+/// Releases a pin of `folio`.
+///
+/// # Safety
+///
+/// The caller owns one pin of `folio` and gives it up here.
+unsafe fn unpin_folio(folio: *mut bindings::folio) {
+    // SAFETY: the caller's pin (the function's contract), given back once.
     unsafe { bindings::unpin_folio(folio) };
 }
 
@@ -204,14 +208,16 @@ impl PinnedPages {
         let spare = self.pages.capacity() - self.pages.len();
         let count = nr.saturating_sub(offset).min(room).min(spare);
         if count == 0 {
-            unpin_folio(folio);
+            // SAFETY: the pin we were handed, which no page takes.
+            unsafe { unpin_folio(folio) };
             return Ok(0);
         }
         if count > 1 {
             // SAFETY: the folio is pinned, as the function requires.
             let ret = unsafe { bindings::folio_add_pins(folio, (count - 1) as c_uint) };
             if ret != 0 {
-                unpin_folio(folio);
+                // SAFETY: the pin we were handed; no page took it.
+                unsafe { unpin_folio(folio) };
                 return Err(Error::from_errno(ret));
             }
         }

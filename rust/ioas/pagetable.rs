@@ -98,9 +98,9 @@ impl Pages {
     /// The pages under `length` bytes of the calling process from `uptr`
     /// (`iopt_alloc_user_pages`), their pins charged as upstream charges
     /// them: to nobody with `CAP_IPC_LOCK`, else to the process if
-    /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else to the user.
-    /// `EOVERFLOW` past the end of the address space, `EINVAL` for an
-    /// empty or enormous range.
+    /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else to the user, under
+    /// the context's `ledger`. `EOVERFLOW` past the end of the address
+    /// space, `EINVAL` for an empty or enormous range.
     pub(crate) fn user(
         uptr: u64,
         length: u64,

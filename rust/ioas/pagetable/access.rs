@@ -208,7 +208,8 @@ impl IoPageTable {
     /// Copies between `buf` and the memory under `[iova, iova + len - 1]`
     /// (`iommufd_access_rw`), to the memory if `write`: from the pinned
     /// pages where the area is pinned (what a device sees), else through
-    /// the address space it was mapped from. With `direct`, slices of
+    /// the address space it was mapped from (file pages: pinned for the
+    /// copy). With `direct`, slices of
     /// unpinned areas of the calling process are not copied but returned,
     /// for the caller to copy with the lock released (upstream's fast
     /// path). `EPERM` if an area does not allow it, `EINVAL` while an area

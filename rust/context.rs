@@ -14,7 +14,10 @@ use kernel::{
     },
 };
 
-use crate::{object::ObjectTable, sys::viommu::ViommuDriver};
+use crate::{
+    object::ObjectTable,
+    sys::{account::PinLedger, viommu::ViommuDriver},
+};
 
 /// The state behind one open of the device.
 #[pin_data]
@@ -30,6 +33,9 @@ pub(crate) struct Context {
     /// The driver selftest devices are created on, for the selftest layer
     /// (the core does not know its type).
     test_driver: &'static (dyn Any + Send + Sync),
+    /// The lock over what every mapping of this context has charged for
+    /// its pins (`IOMMU_IOAS_CHANGE_PROCESS` moves them all at once).
+    pub(crate) pin_ledger: Arc<PinLedger>,
     /// `IOMMU_OPTION_RLIMIT_MODE`: pinned pages charged to the mm
     /// (`pinned_vm`, as VFIO) rather than the user. Changed only while the
     /// table is empty, under its lock.
@@ -43,11 +49,13 @@ impl Context {
         test_driver: &'static (dyn Any + Send + Sync),
     ) -> Result<Arc<Self>> {
         let table = ObjectTable::new()?;
+        let pin_ledger = PinLedger::new()?;
         Arc::pin_init(
             try_pin_init!(Self {
                 objects <- new_mutex!(table),
                 viommu_driver,
                 test_driver,
+                pin_ledger,
                 account_mm: Atomic::new(false),
             }),
             GFP_KERNEL_ACCOUNT,

@@ -136,6 +136,19 @@ void rust_iommufd_put_page(struct page *page)
 	put_page(page);
 }
 
+/* Folios of a memfd pinned by memfd_pin_folios() (sys/pages/memfd.rs). */
+unsigned long rust_iommufd_folio_nr_pages(const struct folio *folio);
+unsigned long rust_iommufd_folio_nr_pages(const struct folio *folio)
+{
+	return folio_nr_pages(folio);
+}
+
+struct page *rust_iommufd_folio_page(struct folio *folio, unsigned long n);
+struct page *rust_iommufd_folio_page(struct folio *folio, unsigned long n)
+{
+	return folio_page(folio, n);
+}
+
 /*
  * The mock device's DMA (rust/sys/pages.rs, PageRef) reaches the page a
  * domain translates an IOVA to: pfn_valid(), pfn_to_page() and get_page()

@@ -24,6 +24,7 @@ use core::{
     ops::Deref,
 };
 use kernel::{
+    alloc::KVec,
     id_pool::IdPool,
     prelude::*,
     rbtree::RBTree,
@@ -202,6 +203,17 @@ impl ObjectTable {
             Some(Some(object)) => Ok(ObjectRef::new(downcast(object).ok_or(ENOENT)?, id)),
             _ => Err(ENOENT),
         }
+    }
+
+    /// Every object of kind `K`, by id, each counted as a user.
+    pub(crate) fn all<K: Object>(&self) -> Result<KVec<ObjectRef<K>>> {
+        let mut all = KVec::new();
+        for (id, slot) in self.slots.iter() {
+            if let Some(object) = slot.as_ref().and_then(downcast::<K>) {
+                all.push(ObjectRef::new(object, *id), GFP_KERNEL_ACCOUNT)?;
+            }
+        }
+        Ok(all)
     }
 
     /// The object with this id, whatever its kind, counted as a user.

@@ -90,6 +90,8 @@ plain_uapi_struct!(
     iommu_ioas_iova_ranges: out_iova_alignment;
     iommu_ioas_allow_iovas: allowed_iovas;
     iommu_ioas_map: iova;
+    iommu_ioas_map_file: iova;
+    iommu_ioas_change_process: __reserved;
     iommu_ioas_copy: src_iova;
     iommu_ioas_unmap: length;
     iommu_option: val64;

@@ -128,6 +128,8 @@ pub(crate) fn dispatch(
         uapi::iommu_ioas_copy::NR => run::<uapi::iommu_ioas_copy>(ctx, f, u, n),
         uapi::iommu_ioas_iova_ranges::NR => run::<uapi::iommu_ioas_iova_ranges>(ctx, f, u, n),
         uapi::iommu_ioas_map::NR => run::<uapi::iommu_ioas_map>(ctx, f, u, n),
+        uapi::iommu_ioas_map_file::NR => run::<uapi::iommu_ioas_map_file>(ctx, f, u, n),
+        uapi::iommu_ioas_change_process::NR => run::<uapi::iommu_ioas_change_process>(ctx, f, u, n),
         uapi::iommu_ioas_unmap::NR => run::<uapi::iommu_ioas_unmap>(ctx, f, u, n),
         uapi::iommu_option::NR => run::<uapi::iommu_option>(ctx, f, u, n),
         uapi::iommu_vfio_ioas::NR => run::<uapi::iommu_vfio_ioas>(ctx, f, u, n),

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The I/O address space object (IOAS) and its ioctls: `IOMMU_IOAS_ALLOC`,
-//! `IOMMU_IOAS_MAP`, `IOMMU_IOAS_COPY`, `IOMMU_IOAS_UNMAP`,
+//! `IOMMU_IOAS_MAP`, `IOMMU_IOAS_MAP_FILE`, `IOMMU_IOAS_COPY`,
+//! `IOMMU_IOAS_UNMAP`, `IOMMU_IOAS_CHANGE_PROCESS`,
 //! `IOMMU_IOAS_IOVA_RANGES` and
 //! `IOMMU_IOAS_ALLOW_IOVAS`. Its mappings live in an [`IoPageTable`].
 
@@ -16,8 +17,9 @@ use kernel::{
 use crate::{
     object::{Object, ObjectHeader, Reservation},
     uapi::{
-        self, iommu_ioas_alloc, iommu_ioas_allow_iovas, iommu_ioas_copy, iommu_ioas_iova_ranges,
-        iommu_ioas_map, iommu_ioas_unmap, iommu_iova_range, iommu_option, IOMMUFD_CMD_IOAS_ALLOC,
+        self, iommu_ioas_alloc, iommu_ioas_allow_iovas, iommu_ioas_change_process, iommu_ioas_copy,
+        iommu_ioas_iova_ranges, iommu_ioas_map, iommu_ioas_map_file, iommu_ioas_unmap,
+        iommu_iova_range, iommu_option, IOMMUFD_CMD_IOAS_ALLOC,
     },
     ucmd::{offset_end, Command, Ucmd},
 };
@@ -177,6 +179,7 @@ impl Command for iommu_ioas_map {
             cmd.user_va,
             cmd.length,
             prot & bindings::IOMMU_WRITE != 0,
+            &ucmd.ctx.pin_ledger,
             ucmd.ctx.account_mm(),
         )?;
         let fixed = (cmd.flags & uapi::IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
@@ -187,6 +190,68 @@ impl Command for iommu_ioas_map {
         // As upstream, the mapping stays if the IOVA cannot be reported.
         ucmd.cmd.iova = iova;
         ucmd.respond()
+    }
+}
+
+impl Command for iommu_ioas_map_file {
+    const NR: u32 = uapi::IOMMUFD_CMD_IOAS_MAP_FILE;
+    const MIN_SIZE: usize = offset_end!(iommu_ioas_map_file, iova);
+
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        let cmd = &ucmd.cmd;
+        if cmd.flags & !MAP_FLAGS != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if past_ulong(cmd.iova) || past_ulong(cmd.length) {
+            return Err(EOVERFLOW);
+        }
+        if cmd.flags & (uapi::IOMMU_IOAS_MAP_WRITEABLE | uapi::IOMMU_IOAS_MAP_READABLE) == 0 {
+            return Err(EINVAL);
+        }
+        let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.ioas_id)?;
+        if cmd.length == 0 {
+            return Err(EINVAL);
+        }
+        cmd.start.checked_add(cmd.length - 1).ok_or(EOVERFLOW)?;
+        let file = crate::sys::pages::file_of_fd(cmd.fd)?;
+        let prot = iommu_prot(cmd.flags);
+        let (pages, start_byte) = Pages::file(
+            file,
+            cmd.start,
+            cmd.length,
+            prot & bindings::IOMMU_WRITE != 0,
+            &ucmd.ctx.pin_ledger,
+            ucmd.ctx.account_mm(),
+        )?;
+        let fixed = (cmd.flags & uapi::IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
+        let iova = ioas
+            .iopt
+            .lock()
+            .map(pages, start_byte, cmd.length, fixed, prot)?;
+        ucmd.cmd.iova = iova;
+        ucmd.respond()
+    }
+}
+
+impl Command for iommu_ioas_change_process {
+    const NR: u32 = uapi::IOMMUFD_CMD_IOAS_CHANGE_PROCESS;
+    const MIN_SIZE: usize = offset_end!(iommu_ioas_change_process, __reserved);
+
+    /// Moves the charges of every mapping of every IOAS to the caller:
+    /// `EINVAL` if one maps user memory. The IOASes are looked at one at
+    /// a time; the move itself is atomic under the context's pin ledger.
+    fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
+        if ucmd.cmd.__reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let all = ucmd.ctx.objects.lock().all::<Ioas>()?;
+        let mut accounts = KVec::new();
+        for ioas in &all {
+            let listed = ioas.iopt.lock().file_accounts(&mut accounts);
+            listed?;
+        }
+        drop(all);
+        ucmd.ctx.pin_ledger.move_to_current(&accounts)
     }
 }
 

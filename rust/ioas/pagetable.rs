@@ -17,14 +17,15 @@
 use kernel::{
     alloc::KVec,
     bindings,
+    fs::File,
     page::PAGE_SIZE,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::Arc,
+    sync::{aref::ARef, Arc},
 };
 
 use crate::sys::{
-    account::PinAccount,
+    account::{PinAccount, PinLedger},
     fault_inject,
     iommu::{Domain, MappedDomain},
     pages::{PageRef, PinnedPages},
@@ -32,6 +33,7 @@ use crate::sys::{
 
 mod access;
 mod dirty;
+mod file;
 mod split;
 
 pub(crate) use access::{AccessEntry, AccessNotify, Unmap};
@@ -46,31 +48,67 @@ const MAX_ALLOC_ALIGNMENT: u64 = 1 << 21;
 #[cfg(not(CONFIG_TRANSPARENT_HUGEPAGE))]
 const MAX_ALLOC_ALIGNMENT: u64 = PAGE;
 
-/// User memory one `IOMMU_IOAS_MAP` named: whole pages from `uptr`, in the
-/// address space it was mapped from.
+/// Memory one `IOMMU_IOAS_MAP` or `IOMMU_IOAS_MAP_FILE` named: whole
+/// pages of user memory or of a memfd.
 pub(crate) struct Pages {
-    /// The address space (held by `mmgrab`, not as a user) and who pays
-    /// for pins of it.
+    /// The address space of user memory (held by `mmgrab`, not as a
+    /// user) and who pays for pins.
     account: Arc<PinAccount>,
-    /// First byte of the first page.
-    uptr: usize,
-    /// Pages from `uptr`.
+    /// Where the pages are.
+    source: Source,
+    /// Pages from the source's first one.
     npages: usize,
     /// Pinned for writing; mappings may be writable.
     writable: bool,
+}
+
+/// Where the pages of a [`Pages`] are.
+enum Source {
+    /// User memory of the account's address space from `uptr`, the first
+    /// byte of the first page.
+    User { uptr: usize },
+    /// A memfd from the page-aligned byte offset `start`, referenced for
+    /// the mapping's life (see `file.rs`).
+    File { file: ARef<File>, start: u64 },
+}
+
+impl Pages {
+    /// Where the first page starts: the user address or the file offset
+    /// that automatic IOVA allocation keeps the alignment of.
+    fn base(&self) -> u64 {
+        match &self.source {
+            Source::User { uptr } => *uptr as u64,
+            Source::File { start, .. } => *start,
+        }
+    }
+
+    /// Pins `npages` pages from the `first`th.
+    fn pin(&self, first: usize, npages: usize) -> Result<PinnedPages> {
+        match &self.source {
+            Source::User { uptr } => {
+                let uptr = uptr + first * PAGE_SIZE;
+                PinnedPages::pin(&self.account, uptr, npages, self.writable)
+            }
+            Source::File { file, start } => {
+                let start = start + first as u64 * PAGE;
+                PinnedPages::pin_file(&self.account, file, start, npages)
+            }
+        }
+    }
 }
 
 impl Pages {
     /// The pages under `length` bytes of the calling process from `uptr`
     /// (`iopt_alloc_user_pages`), their pins charged as upstream charges
     /// them: to nobody with `CAP_IPC_LOCK`, else to the process if
-    /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else to the user.
-    /// `EOVERFLOW` past the end of the address space, `EINVAL` for an
-    /// empty or enormous range.
+    /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else to the user, under
+    /// the context's `ledger`. `EOVERFLOW` past the end of the address
+    /// space, `EINVAL` for an empty or enormous range.
     pub(crate) fn user(
         uptr: u64,
         length: u64,
         writable: bool,
+        ledger: &Arc<PinLedger>,
         mm_mode: bool,
     ) -> Result<(Arc<Self>, usize)> {
         let uptr = usize::try_from(uptr).map_err(|_| EOVERFLOW)?;
@@ -80,11 +118,13 @@ impl Pages {
             return Err(EINVAL);
         }
         let start_byte = uptr % PAGE_SIZE;
-        let account = PinAccount::current(mm_mode)?;
+        let account = PinAccount::current(ledger, mm_mode)?;
         let pages = Arc::new(
             Self {
                 account,
-                uptr: uptr - start_byte,
+                source: Source::User {
+                    uptr: uptr - start_byte,
+                },
                 npages: (length + start_byte).div_ceil(PAGE_SIZE),
                 writable,
             },
@@ -143,9 +183,7 @@ impl Area {
         if first + npages > self.pages.npages {
             return Err(EOVERFLOW);
         }
-        let uptr = self.pages.uptr + first * PAGE_SIZE;
-        let pins = PinnedPages::pin(&self.pages.account, uptr, npages, self.pages.writable)?;
-        self.pins = Some(pins);
+        self.pins = Some(self.pages.pin(first, npages)?);
         Ok(())
     }
 
@@ -571,7 +609,7 @@ impl IoPageTable {
                 iova
             }
             None => {
-                let addr = (first.1.pages.uptr + first.1.start_byte) as u64;
+                let addr = first.1.pages.base() + first.1.start_byte as u64;
                 self.alloc_iova(addr, length)?
             }
         };

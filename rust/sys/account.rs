@@ -18,11 +18,13 @@
 //! In every mode the pages also count in the address space's `pinned_vm`
 //! (`VmPin`), as upstream counts them.
 //!
-//! A [`PinAccount`] is taken when the memory is named (`IOMMU_IOAS_MAP`)
-//! and keeps its address space, thread group leader and user until the
-//! last pin is gone, so whoever drops a pin (another process after
-//! `fork()`, the release of the file) gives the charge back to where it
-//! was taken.
+//! A [`PinAccount`] is taken when the memory is named (`IOMMU_IOAS_MAP`,
+//! `IOMMU_IOAS_MAP_FILE`) and keeps its address space, thread group
+//! leader and user until the last pin is gone, so whoever drops a pin
+//! (another process after `fork()`, the release of the file) gives the
+//! charge back to where it was taken. Only `IOMMU_IOAS_CHANGE_PROCESS`
+//! changes who pays ([`PinLedger::move_to_current`]), for file-backed
+//! memory, whose pins do not depend on an address space.
 //!
 //! As upstream's `npinned`, a page is charged once however many pins of
 //! the same account hold it: the areas `IOMMU_IOAS_COPY` makes of one
@@ -76,6 +78,11 @@ pub(crate) enum AccountMode {
     User,
     /// The address space's `locked_vm`, against `RLIMIT_MEMLOCK`.
     Mm,
+}
+
+impl AccountMode {
+    /// Every mode, in the order of their `as usize` values.
+    const ALL: [Self; 3] = [Self::None, Self::User, Self::Mm];
 }
 
 /// A counted reference to a `struct user_struct`.
@@ -148,73 +155,37 @@ impl Drop for MmapWriteGuard<'_> {
     }
 }
 
-/// Whose memory pins come from and who pays for them: upstream's
-/// `source_mm` (by `mmgrab`, not as a user), `source_task` (the thread
-/// group leader, whose `RLIMIT_MEMLOCK` applies), `source_user` and
-/// `account_mode`, all taken when the memory is named.
-#[pin_data]
-pub(crate) struct PinAccount {
+/// Who pays for pins: the address space whose `pinned_vm` (and, in
+/// [`AccountMode::Mm`], `locked_vm`) counts them, the thread group leader
+/// whose `RLIMIT_MEMLOCK` bounds them and the user whose `locked_vm`
+/// counts them in [`AccountMode::User`] (upstream's `source_mm`, by
+/// `mmgrab`, `source_task` and `source_user`).
+struct Payer {
     mm: ARef<Mm>,
     task: ARef<Task>,
     user: UserRef,
-    mode: AccountMode,
-    /// The user page ranges charged pins hold, `(first page number,
-    /// pages)`, sorted by first page; they may overlap. Held across the
-    /// charge and its undoing, so that what a page costs is decided once
-    /// (upstream's `pages->mutex`). Lock order: after the IO page table's
-    /// lock, before the address space's mmap lock.
-    #[pin]
-    pinned: Mutex<KVec<(usize, usize)>>,
 }
 
-/// Pages of `[start, end)` that `ranges` (sorted by start) cover.
-fn covered(ranges: &[(usize, usize)], start: usize, end: usize) -> usize {
-    let (mut cur, mut sum) = (start, 0);
-    for &(first, npages) in ranges {
-        if first >= end {
-            break;
-        }
-        let lo = first.max(cur);
-        let hi = first.saturating_add(npages).min(end);
-        if hi > lo {
-            sum += hi - lo;
-            cur = hi;
-        }
-    }
-    sum
-}
-
-impl PinAccount {
-    /// The calling process's memory, charged as upstream charges it:
-    /// nothing if the caller has `CAP_IPC_LOCK`, else its address space if
-    /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else its user. `EFAULT`
-    /// for a task with no address space.
-    pub(crate) fn current(mm_mode: bool) -> Result<Arc<Self>> {
-        let mm = super::mm::current_mm().ok_or(EFAULT)?;
-        let task = current_leader();
-        let mode = if super::capable(bindings::CAP_IPC_LOCK) {
-            AccountMode::None
-        } else if mm_mode {
-            AccountMode::Mm
-        } else {
-            AccountMode::User
-        };
-        let user = UserRef::current()?;
-        Arc::pin_init(
-            try_pin_init!(Self {
-                mm,
-                task,
-                user,
-                mode,
-                pinned <- new_mutex!(KVec::new()),
-            }),
-            GFP_KERNEL_ACCOUNT,
-        )
+impl Payer {
+    /// The calling process: `EFAULT` for a task with no address space.
+    fn current() -> Result<Self> {
+        Ok(Self {
+            mm: super::mm::current_mm().ok_or(EFAULT)?,
+            task: current_leader(),
+            user: UserRef::current()?,
+        })
     }
 
-    /// The address space the memory is in.
-    pub(crate) fn mm(&self) -> &Mm {
-        &self.mm
+    /// Whether pins charged to `self` in `mode` must move to `to`
+    /// (upstream's `need_charge_update`): the address space counts them
+    /// in every charged mode (`pinned_vm`), the user too in `User` mode.
+    fn differs(&self, to: &Self, mode: AccountMode) -> bool {
+        let mm = !core::ptr::eq(self.mm.as_raw(), to.mm.as_raw());
+        match mode {
+            AccountMode::None => false,
+            AccountMode::Mm => mm,
+            AccountMode::User => mm || self.user.0 != to.user.0,
+        }
     }
 
     /// The address space's `pinned_vm`, in pages.
@@ -224,7 +195,7 @@ impl PinAccount {
         unsafe { Atomic::from_ptr(&raw mut (*self.mm.as_raw()).__bindgen_anon_1.pinned_vm.counter) }
     }
 
-    /// `RLIMIT_MEMLOCK` of the mapping process, in pages.
+    /// `RLIMIT_MEMLOCK` of the paying process, in pages.
     fn limit_pages(&self) -> usize {
         // SAFETY: the task is referenced (`get_task_struct`), and a task's
         // signal struct, where its limits are, lives as long as it does.
@@ -275,21 +246,212 @@ impl PinAccount {
         })
     }
 
-    /// Records a pin of `npages` user pages from page number `first` and
+    /// Charges `npages` newly pinned pages in `mode`
+    /// (`iopt_pages_update_pinned` upwards): `ENOMEM` past
+    /// `RLIMIT_MEMLOCK`, nothing charged then.
+    fn charge(&self, mode: AccountMode, npages: usize) -> Result {
+        match mode {
+            AccountMode::None => {}
+            AccountMode::User => self.charge_user(npages)?,
+            AccountMode::Mm => self.update_mm(npages, true)?,
+        }
+        self.pinned_vm().add(npages as i64, Relaxed);
+        Ok(())
+    }
+
+    /// Gives back what [`Self::charge`] took for `npages` pages: `EINVAL`,
+    /// with nothing given back, in `Mm` mode once the process is gone.
+    fn uncharge(&self, mode: AccountMode, npages: usize) -> Result {
+        match mode {
+            AccountMode::None => {}
+            AccountMode::User => self.uncharge_user(npages),
+            // Upstream leaves pinned_vm as it is when the process is gone
+            // too; its mm_struct is only kept by mmgrab then, and nothing
+            // reads the counter again.
+            AccountMode::Mm => self.update_mm(npages, false)?,
+        }
+        self.pinned_vm().fetch_sub(npages as i64, Relaxed);
+        Ok(())
+    }
+}
+
+/// The one lock of all the pin accounts of one iommufd context: what an
+/// account has charged changes only under it, so that
+/// `IOMMU_IOAS_CHANGE_PROCESS`, holding it, sees every count still while
+/// it charges their sum to the caller and gives each back to its old payer
+/// (upstream holds every IOAS's `iova_rwsem` for that). Lock order: after
+/// the IO page table's lock, before an account's own lock.
+#[pin_data]
+pub(crate) struct PinLedger {
+    #[pin]
+    lock: Mutex<()>,
+}
+
+impl PinLedger {
+    /// The ledger of a new context.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                lock <- new_mutex!(()),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// `IOMMU_IOAS_CHANGE_PROCESS` on the accounts of the context's
+    /// file-backed mappings (duplicates are fine): charges all they hold
+    /// to the calling process (`ENOMEM` past its limit, and nothing
+    /// changes), then gives it back to each one's old payer and makes the
+    /// caller their payer. Accounts already charged to the caller, and
+    /// those of a caller with `CAP_IPC_LOCK`, stay. `EINVAL` if an old
+    /// payer in `Mm` mode is gone (its share cannot be given back; the
+    /// move is done all the same, as upstream).
+    pub(crate) fn move_to_current(&self, accounts: &[Arc<PinAccount>]) -> Result {
+        let to = Payer::current()?;
+        let _ledger = self.lock.lock();
+        // What each account to move holds, summed per mode.
+        let mut moves = KVec::with_capacity(accounts.len(), GFP_KERNEL_ACCOUNT)?;
+        let mut total = [0usize; 3];
+        for (index, account) in accounts.iter().enumerate() {
+            if accounts[..index].iter().any(|a| Arc::ptr_eq(a, account)) {
+                continue;
+            }
+            let state = account.state.lock();
+            if state.payer.differs(&to, account.mode) {
+                let npages = covered(&state.pinned, 0, usize::MAX);
+                total[account.mode as usize] += npages;
+                // Each moved account gets its own references to the
+                // caller, taken now so that nothing fails once charged.
+                moves.push((account, npages, Payer::current()?), GFP_KERNEL_ACCOUNT)?;
+            }
+        }
+        for (index, mode) in AccountMode::ALL.iter().enumerate() {
+            if total[index] == 0 {
+                continue;
+            }
+            if let Err(e) = to.charge(*mode, total[index]) {
+                for (undo, mode) in AccountMode::ALL[..index].iter().enumerate() {
+                    if total[undo] != 0 {
+                        // Just charged, so it can be given back.
+                        let _ = to.uncharge(*mode, total[undo]);
+                    }
+                }
+                return Err(e);
+            }
+        }
+        let mut result = Ok(());
+        for (account, npages, payer) in moves {
+            let mut state = account.state.lock();
+            if npages != 0 {
+                if let Err(e) = state.payer.uncharge(account.mode, npages) {
+                    result = Err(e);
+                }
+            }
+            // The old payer's references go after the lock.
+            let old = core::mem::replace(&mut state.payer, payer);
+            drop(state);
+            drop(old);
+        }
+        result
+    }
+}
+
+/// What one account's pins hold and who pays for them.
+struct AccountState {
+    payer: Payer,
+    /// The page ranges charged pins hold, `(first page number, pages)`,
+    /// sorted by first page; they may overlap. A page is charged once
+    /// however many of them hold it (upstream's `npinned`).
+    pinned: KVec<(usize, usize)>,
+}
+
+/// Whose memory pins come from and who pays for them, taken when the
+/// memory is named (`IOMMU_IOAS_MAP`, `IOMMU_IOAS_MAP_FILE`): upstream's
+/// `source_mm`, `source_task`, `source_user` and `account_mode`. The payer
+/// changes only by `IOMMU_IOAS_CHANGE_PROCESS`, for file-backed memory;
+/// the address space user memory is pinned from never does.
+#[pin_data]
+pub(crate) struct PinAccount {
+    /// The mapping process's address space (by `mmgrab`): where user
+    /// memory is pinned from.
+    mm: ARef<Mm>,
+    mode: AccountMode,
+    /// The context's lock over every account's charges.
+    ledger: Arc<PinLedger>,
+    /// Held across a charge and its undoing, so that what a page costs is
+    /// decided once (upstream's `pages->mutex`). Lock order: after the
+    /// ledger, before the payer's mmap lock.
+    #[pin]
+    state: Mutex<AccountState>,
+}
+/// Pages of `[start, end)` that `ranges` (sorted by start) cover.
+fn covered(ranges: &[(usize, usize)], start: usize, end: usize) -> usize {
+    let (mut cur, mut sum) = (start, 0);
+    for &(first, npages) in ranges {
+        if first >= end {
+            break;
+        }
+        let lo = first.max(cur);
+        let hi = first.saturating_add(npages).min(end);
+        if hi > lo {
+            sum += hi - lo;
+            cur = hi;
+        }
+    }
+    sum
+}
+
+impl PinAccount {
+    /// The calling process's memory, charged as upstream charges it:
+    /// nothing if the caller has `CAP_IPC_LOCK`, else its address space if
+    /// `mm_mode` (`IOMMU_OPTION_RLIMIT_MODE` 1), else its user; its
+    /// charges are kept under the context's `ledger`. `EFAULT` for a task
+    /// with no address space.
+    pub(crate) fn current(ledger: &Arc<PinLedger>, mm_mode: bool) -> Result<Arc<Self>> {
+        let payer = Payer::current()?;
+        let mode = if super::capable(bindings::CAP_IPC_LOCK) {
+            AccountMode::None
+        } else if mm_mode {
+            AccountMode::Mm
+        } else {
+            AccountMode::User
+        };
+        Arc::pin_init(
+            try_pin_init!(Self {
+                mm: payer.mm.clone(),
+                mode,
+                ledger: ledger.clone(),
+                state <- new_mutex!(AccountState {
+                    payer,
+                    pinned: KVec::new(),
+                }),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// The address space the mapped user memory is in.
+    pub(crate) fn mm(&self) -> &Mm {
+        &self.mm
+    }
+
+    /// Records a pin of `npages` pages from page number `first` and
     /// charges those of them no other pin holds: `ENOMEM` past the limit,
     /// nothing recorded or charged then.
     fn pin(&self, first: usize, npages: usize) -> Result {
         let end = first.checked_add(npages).ok_or(EOVERFLOW)?;
-        let mut pinned = self.pinned.lock();
-        let new = npages - covered(&pinned, first, end);
-        pinned.push((first, npages), GFP_KERNEL_ACCOUNT)?;
+        let _ledger = self.ledger.lock.lock();
+        let mut state = self.state.lock();
+        let new = npages - covered(&state.pinned, first, end);
+        state.pinned.push((first, npages), GFP_KERNEL_ACCOUNT)?;
         if new != 0 {
-            if let Err(e) = self.charge(new) {
-                pinned.pop();
+            if let Err(e) = state.payer.charge(self.mode, new) {
+                state.pinned.pop();
                 return Err(e);
             }
         }
         // Keep the ranges sorted by first page.
+        let pinned = &mut state.pinned;
         let mut i = pinned.len() - 1;
         while i > 0 && pinned[i - 1].0 > pinned[i].0 {
             pinned.swap(i - 1, i);
@@ -322,46 +484,19 @@ impl PinAccount {
     /// Undoes one [`Self::pin`] of the same range: gives back the pages no
     /// other pin holds.
     fn unpin(&self, first: usize, npages: usize) {
-        let mut pinned = self.pinned.lock();
-        let Some(index) = pinned.iter().position(|&r| r == (first, npages)) else {
+        let _ledger = self.ledger.lock.lock();
+        let mut state = self.state.lock();
+        let Some(index) = state.pinned.iter().position(|&r| r == (first, npages)) else {
             pr_warn!("rust_iommufd: unpinned a range that was never charged\n");
             return;
         };
         // Moves the rest down: the order stays sorted.
-        let _ = pinned.remove(index);
-        let gone = npages - covered(&pinned, first, first.saturating_add(npages));
+        let _ = state.pinned.remove(index);
+        let gone = npages - covered(&state.pinned, first, first.saturating_add(npages));
         if gone != 0 {
-            self.uncharge(gone);
+            // A payer whose process is gone has nothing left to give back.
+            let _ = state.payer.uncharge(self.mode, gone);
         }
-    }
-
-    /// Charges `npages` newly pinned pages (`iopt_pages_update_pinned`
-    /// upwards): `ENOMEM` past `RLIMIT_MEMLOCK`, nothing charged then.
-    fn charge(&self, npages: usize) -> Result {
-        match self.mode {
-            AccountMode::None => {}
-            AccountMode::User => self.charge_user(npages)?,
-            AccountMode::Mm => self.update_mm(npages, true)?,
-        }
-        self.pinned_vm().add(npages as i64, Relaxed);
-        Ok(())
-    }
-
-    /// Gives back what [`Self::charge`] took for `npages` pages.
-    fn uncharge(&self, npages: usize) {
-        match self.mode {
-            AccountMode::None => {}
-            AccountMode::User => self.uncharge_user(npages),
-            // Upstream leaves pinned_vm as it is when the process is gone
-            // too; its mm_struct is only kept by mmgrab then, and nothing
-            // reads the counter again.
-            AccountMode::Mm => {
-                if self.update_mm(npages, false).is_err() {
-                    return;
-                }
-            }
-        }
-        self.pinned_vm().fetch_sub(npages as i64, Relaxed);
     }
 }
 
@@ -381,7 +516,7 @@ pub(crate) struct Charge {
 
 impl Charge {
     /// Charges a pin of `npages` pages from the page-aligned user address
-    /// `uptr` to `account`, counting only pages no other pin of the account
+    /// (or file offset) `uptr` to `account`, counting only pages no other pin of the account
     /// holds: `ENOMEM` past the limit of its mode, with nothing charged.
     pub(crate) fn new(account: &Arc<PinAccount>, uptr: usize, npages: usize) -> Result<Self> {
         let first = uptr >> PAGE_SHIFT;

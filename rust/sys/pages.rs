@@ -22,6 +22,10 @@ use super::account::{Charge, PinAccount};
 
 use crate::counters::PAGES_PINNED;
 
+mod memfd;
+
+pub(crate) use memfd::file_of_fd;
+
 #[expect(
     improper_ctypes,
     reason = "struct page behind pointers, declared as kernel::bindings declares it"
@@ -130,15 +134,17 @@ pub(crate) fn user_page_pins(addr: usize) -> Result<Option<u32>> {
     })
 }
 
-/// Pages pinned in user memory for DMA, in user address order: each one
-/// taken by `pin_user_pages*()` with `FOLL_LONGTERM`, so the memory stays
-/// where it is for as long as a device may reach it.
+/// Pages pinned for DMA, in user address (or file offset) order: each one
+/// taken by `pin_user_pages*()` with `FOLL_LONGTERM`, or from a memfd by
+/// `memfd_pin_folios()` (see `memfd.rs`), so the memory stays where it is
+/// for as long as a device may reach it.
 ///
 /// # Invariants
 ///
-/// Every entry of `pages` is a page this value holds one long-term pin on,
-/// released (`unpin_user_pages()`) exactly once, when it is dropped; each is
-/// counted in [`PAGES_PINNED`] while held.
+/// Every entry of `pages` is a page this value holds one long-term pin on
+/// (a `FOLL_PIN` reference to its folio), released (`unpin_user_pages()`)
+/// exactly once, when it is dropped; each is counted in [`PAGES_PINNED`]
+/// while held.
 pub(crate) struct PinnedPages {
     pages: KVVec<*mut bindings::page>,
     /// What the pins are charged, once they all are (`None` before);

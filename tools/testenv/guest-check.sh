@@ -83,6 +83,7 @@ run_tap iommufd_core 60 ./iommufd_core
 run_tap iommufd_mock 180 ./iommufd_mock
 run_tap iommufd_fault 120 ./iommufd_fault
 run_tap iommufd_ioas 120 ./iommufd_ioas
+run_tap iommufd_map_file 120 ./iommufd_map_file
 run_tap iommufd_veventq 60 ./iommufd_veventq
 run_tap iommufd_dma 180 ./iommufd_dma
 run_tap iommufd_dirty 120 ./iommufd_dirty

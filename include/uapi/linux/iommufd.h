@@ -171,6 +171,51 @@ struct iommu_ioas_map {
 #define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
 
 /**
+ * struct iommu_ioas_map_file - ioctl(IOMMU_IOAS_MAP_FILE)
+ * @size: sizeof(struct iommu_ioas_map_file)
+ * @flags: enum iommufd_ioas_map_flags
+ * @ioas_id: the IOAS to map into
+ * @fd: a memfd (shmem or hugetlbfs file) open in the caller
+ * @start: byte offset in the file of the first byte to map
+ * @length: bytes to map
+ * @iova: in with IOMMU_IOAS_MAP_FIXED_IOVA, the IOVA to map at; out
+ *        otherwise, the IOVA chosen
+ *
+ * IOMMU_IOAS_MAP of file pages instead of user memory: the mapping holds
+ * the file, not the descriptor, and its pins do not go through the
+ * caller's address space. Whether @fd is a memfd and whether the range
+ * lies inside it is checked when the pages are pinned (EINVAL): at once
+ * if a HWPT is built on the IOAS, otherwise at the first access.
+ */
+struct iommu_ioas_map_file {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__s32 fd;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define IOMMU_IOAS_MAP_FILE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_FILE)
+
+/**
+ * struct iommu_ioas_change_process - ioctl(IOMMU_IOAS_CHANGE_PROCESS)
+ * @size: sizeof(struct iommu_ioas_change_process)
+ * @__reserved: must be 0
+ *
+ * Charges the pinned pages of every mapping of every IOAS of this file to
+ * the calling process and its user, and gives them back to where they
+ * were charged before. Only IOMMU_IOAS_MAP_FILE mappings can move: EINVAL
+ * if any IOAS maps user memory. On failure nothing has moved.
+ */
+struct iommu_ioas_change_process {
+	__u32 size;
+	__u32 __reserved;
+};
+#define IOMMU_IOAS_CHANGE_PROCESS \
+	_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS)
+
+/**
  * struct iommu_ioas_copy - ioctl(IOMMU_IOAS_COPY)
  * @size: sizeof(struct iommu_ioas_copy)
  * @flags: enum iommufd_ioas_map_flags

@@ -13,7 +13,7 @@
 
 use kernel::{alloc::KVec, bindings, page::PAGE_SIZE, prelude::*, sync::Arc};
 
-use super::{IoPageTable, PAGE};
+use super::{IoPageTable, Source, PAGE};
 use crate::sys::mm::{is_current, mm_rw};
 
 /// What an IOAS tells an access.
@@ -208,7 +208,8 @@ impl IoPageTable {
     /// Copies between `buf` and the memory under `[iova, iova + len - 1]`
     /// (`iommufd_access_rw`), to the memory if `write`: from the pinned
     /// pages where the area is pinned (what a device sees), else through
-    /// the address space it was mapped from. With `direct`, slices of
+    /// the address space it was mapped from (file pages: pinned for the
+    /// copy). With `direct`, slices of
     /// unpinned areas of the calling process are not copied but returned,
     /// for the caller to copy with the lock released (upstream's fast
     /// path). `EPERM` if an area does not allow it, `EINVAL` while an area
@@ -238,23 +239,26 @@ impl IoPageTable {
             let bytes = (end - cur + 1) as usize;
             let chunk = buf.get_mut(done..done + bytes).ok_or(EINVAL)?;
             let byte = area.start_byte + (cur - area.iova) as usize;
-            let addr = area.pages.uptr + byte;
-            match &area.pins {
+            match (&area.pins, &area.pages.source) {
                 // The pins start at the page of the area's first byte.
-                Some(pins) => {
+                (Some(pins), _) => {
                     pins.rw(byte - area.start_byte / PAGE_SIZE * PAGE_SIZE, chunk, write)?
                 }
-                None if direct && is_current(area.pages.account.mm()) => {
+                // File pages are pinned for the copy.
+                (None, Source::File { .. }) => area.pages.rw_unpinned(byte, chunk, write)?,
+                (None, Source::User { uptr }) if direct && is_current(area.pages.account.mm()) => {
                     later.push(
                         Direct {
                             offset: done,
-                            addr,
+                            addr: uptr + byte,
                             len: bytes,
                         },
                         GFP_KERNEL_ACCOUNT,
                     )?;
                 }
-                None => mm_rw(area.pages.account.mm(), addr, chunk, write)?,
+                (None, Source::User { uptr }) => {
+                    mm_rw(area.pages.account.mm(), uptr + byte, chunk, write)?
+                }
             }
             done += bytes;
         }

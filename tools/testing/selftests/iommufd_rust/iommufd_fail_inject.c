@@ -12,8 +12,8 @@
  * - a run that stopped must have stopped on ENOMEM (or EFAULT, what a
  *   failed pin returns; or EINVAL where a new mock device's probe failed,
  *   see STEP_NEW_DEVICE), and only if the failure was injected;
- * - in the memory scenarios (map, unmap, copy, attach onto an IOAS with
- *   mappings), with injection off and the file still open: every mapping
+ * - in the memory scenarios (map, map of a memfd, unmap, copy, attach
+ *   onto an IOAS with mappings), with injection off and the file still open: every mapping
  *   that succeeded is in its mock domain page by page (MD_CHECK_MAP), none
  *   that failed or was unmapped is, and each page of the buffer carries
  *   as many pins as the successful steps make (MD_CHECK_REFS);
@@ -24,7 +24,8 @@
  * - once everything is closed, the module's counters (debugfs, see
  *   iommufd_counters.h) must be back to zero: no object, no queued,
  *   delivered or unanswered fault group left; after a memory scenario no
- *   page of the buffer is pinned and VmPin is what it was before.
+ *   page of the buffer (or of the memfd) is pinned and VmPin is what it
+ *   was before.
  *
  * mock_domain_leaks_nothing also asks kmemleak (when the kernel has it)
  * whether a failed IOMMU_TEST_OP_MOCK_DOMAIN left anything of the IOMMU
@@ -448,6 +449,27 @@ static bool buf_setup(void)
 	return true;
 }
 
+/* The file scenario's memfd, as big as the buffer, mapped shared at mbuf. */
+static int mfd = -1;
+static char *mbuf;
+
+static bool mbuf_setup(void)
+{
+	if (mbuf)
+		return true;
+	mfd = memfd_create("iommufd_fail_inject", 0);
+	if (mfd < 0 || ftruncate(mfd, buf_size()))
+		return false;
+	mbuf = mmap(NULL, buf_size(), PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
+		    0);
+	if (mbuf == MAP_FAILED) {
+		mbuf = NULL;
+		return false;
+	}
+	memset(mbuf, 0xa5, buf_size());
+	return true;
+}
+
 /* From now on, @length bytes from @uptr are (@on) or are not at @iova of
  * @hwpt; returns the entry, to flip once the step succeeded.
  */
@@ -532,6 +554,8 @@ static int memory_released(struct run *r, long vm_pin_before)
 	if (fd < 0)
 		FAIL_CHECK(r, "open for MD_CHECK_REFS", errno);
 	ret = check_refs(fd, buf, buf_size(), 0);
+	if (!ret && mbuf)
+		ret = check_refs(fd, mbuf, buf_size(), 0);
 	close(fd);
 	if (ret)
 		FAIL_CHECK(r, "a page of the buffer is still pinned after close",
@@ -565,6 +589,34 @@ static int scenario_map(struct run *r, unsigned int nth)
 	STEP(r, ioas_map(r->fd, r->ioas, buf, buf_size(), &auto_iova, RW));
 	expect_mapping(r, r->hwpt_dom, auto_iova, buf, buf_size(), true);
 	expect_pins(r, 0, BUF_PAGES, 2, 2);
+	return 0;
+}
+
+/* Map the memfd at a fixed IOVA, then all but its first page at one the
+ * IOAS picks (IOMMU_IOAS_MAP_FILE): the file's pages pinned and filled,
+ * both unwound on failure.
+ */
+static int scenario_map_file(struct run *r, unsigned int nth)
+{
+	__u64 iova = MOCK_APERTURE_START, auto_iova = 0;
+	size_t psz = page_size();
+	struct mapping *m;
+
+	if (!mbuf_setup()) {
+		r->step = "memfd";
+		r->err = errno;
+		return -1;
+	}
+	STEP(r, setup_memory(r));
+	m = expect_mapping(r, r->hwpt_dom, iova, mbuf, buf_size(), false);
+	fail_nth_arm(nth);
+	STEP(r, ioas_map_file(r->fd, r->ioas, mfd, 0, buf_size(), &iova,
+			      FIXED));
+	m->on = true;
+	STEP(r, ioas_map_file(r->fd, r->ioas, mfd, psz, buf_size() - psz,
+			      &auto_iova, RW));
+	expect_mapping(r, r->hwpt_dom, auto_iova, mbuf + psz, buf_size() - psz,
+		       true);
 	return 0;
 }
 
@@ -857,6 +909,7 @@ SCENARIO(destroy)
 SCENARIO(viommu)
 SCENARIO(veventq)
 SCENARIO(map)
+SCENARIO(map_file)
 SCENARIO(unmap)
 SCENARIO(copy)
 SCENARIO(attach_mapped)

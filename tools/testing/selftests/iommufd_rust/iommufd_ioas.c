@@ -951,23 +951,6 @@ TEST_F(ioas, tiny_temp_memory_limit_still_maps)
 #define LIMIT_PAGES 64
 #define ACCOUNT_BUF_PAGES (4 * LIMIT_PAGES)
 
-/* Raises or drops @cap in the effective set (raw capget/capset). */
-static int set_cap(unsigned int cap, bool on)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	if (on)
-		data[cap / 32].effective |= 1U << (cap % 32);
-	else
-		data[cap / 32].effective &= ~(1U << (cap % 32));
-	return syscall(SYS_capset, &hdr, data);
-}
-
 static long vm_pin(pid_t pid)
 {
 	return status_kb(pid, "VmPin");
@@ -1307,63 +1290,6 @@ TEST_F(account, close_in_another_process_uncharges)
 	ASSERT_EQ(0, mock_domain(self->fd2, ioas_id, NULL, NULL, NULL));
 	ASSERT_EQ(0, ioas_map(self->fd2, ioas_id, self->buf,
 			      LIMIT_PAGES * psz, &iova, RW));
-}
-
-/*
- * Access objects: IOMMU_TEST_OP_CREATE_ACCESS returns a file descriptor
- * that owns an access on an IOAS; the other access ops name it by that
- * descriptor.
- */
-static int create_access(int fd, __u32 ioas_id, __u32 flags, int *access_fd)
-{
-	struct iommu_test_cmd cmd;
-	int ret;
-
-	test_cmd_init(&cmd, IOMMU_TEST_OP_CREATE_ACCESS, ioas_id);
-	cmd.create_access.flags = flags;
-	ret = test_cmd(fd, &cmd);
-	if (!ret)
-		*access_fd = cmd.create_access.out_access_fd;
-	return ret;
-}
-
-static int access_pages(int fd, int access_fd, __u64 iova, __u64 length,
-			void *uptr, __u32 flags, __u32 *pages_id)
-{
-	struct iommu_test_cmd cmd;
-	int ret;
-
-	test_cmd_init(&cmd, IOMMU_TEST_OP_ACCESS_PAGES, access_fd);
-	cmd.access_pages.flags = flags;
-	cmd.access_pages.iova = iova;
-	cmd.access_pages.length = length;
-	cmd.access_pages.uptr = PTR_U64(uptr);
-	ret = test_cmd(fd, &cmd);
-	if (!ret && pages_id)
-		*pages_id = cmd.access_pages.out_access_pages_id;
-	return ret;
-}
-
-static int destroy_access_pages(int fd, int access_fd, __u32 pages_id)
-{
-	struct iommu_test_cmd cmd;
-
-	test_cmd_init(&cmd, IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, access_fd);
-	cmd.destroy_access_pages.access_pages_id = pages_id;
-	return test_cmd(fd, &cmd);
-}
-
-static int access_rw(int fd, int access_fd, __u64 iova, void *buf,
-		     __u64 length, __u32 flags)
-{
-	struct iommu_test_cmd cmd;
-
-	test_cmd_init(&cmd, IOMMU_TEST_OP_ACCESS_RW, access_fd);
-	cmd.access_rw.flags = flags;
-	cmd.access_rw.iova = iova;
-	cmd.access_rw.length = length;
-	cmd.access_rw.uptr = PTR_U64(buf);
-	return test_cmd(fd, &cmd);
 }
 
 static int access_replace(int fd, int access_fd, __u32 ioas_id)

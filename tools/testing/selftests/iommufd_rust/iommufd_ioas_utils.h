@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * IOAS memory helpers: IOMMU_IOAS_MAP, IOMMU_IOAS_COPY, IOMMU_IOAS_UNMAP
- * and IOMMU_TEST_OP_MD_CHECK_MAP, the pins of the caller's memory
- * (MD_CHECK_REFS) and its VmPin, for the programs that map.
+ * IOAS memory helpers: IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FILE, IOMMU_IOAS_COPY,
+ * IOMMU_IOAS_UNMAP, IOMMU_IOAS_CHANGE_PROCESS and
+ * IOMMU_TEST_OP_MD_CHECK_MAP, the pins of the caller's memory
+ * (MD_CHECK_REFS), its VmPin, CAP_IPC_LOCK, and access objects, for the
+ * programs that map.
  */
 #ifndef __IOMMUFD_RUST_IOAS_UTILS_H
 #define __IOMMUFD_RUST_IOAS_UTILS_H
@@ -11,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+
+#include <linux/capability.h>
 
 #include "iommufd_mock_utils.h"
 
@@ -34,6 +39,38 @@ static inline int ioas_map(int fd, __u32 ioas_id, void *va, __u64 length,
 	if (!ret && iova)
 		*iova = cmd.iova;
 	return ret;
+}
+
+/*
+ * IOMMU_IOAS_MAP_FILE of @length bytes of @mfd from byte @start; *iova in
+ * with IOMMU_IOAS_MAP_FIXED_IOVA, out always.
+ */
+static inline int ioas_map_file(int fd, __u32 ioas_id, int mfd, __u64 start,
+				__u64 length, __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.fd = mfd,
+		.start = start,
+		.length = length,
+		.iova = iova ? *iova : 0,
+	};
+	int ret;
+
+	ret = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
+	if (!ret && iova)
+		*iova = cmd.iova;
+	return ret;
+}
+
+/* IOMMU_IOAS_CHANGE_PROCESS. */
+static inline int change_process(int fd)
+{
+	struct iommu_ioas_change_process cmd = { .size = sizeof(cmd) };
+
+	return ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &cmd);
 }
 
 static inline int ioas_copy(int fd, __u32 dst_id, __u32 src_id, __u64 src_iova,
@@ -122,6 +159,83 @@ static inline long status_kb(pid_t pid, const char *tag)
 static inline long vm_pin_kb(void)
 {
 	return status_kb(getpid(), "VmPin");
+}
+
+/* Raises or drops @cap in the effective set (raw capget/capset). */
+static inline int set_cap(unsigned int cap, bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	if (on)
+		data[cap / 32].effective |= 1U << (cap % 32);
+	else
+		data[cap / 32].effective &= ~(1U << (cap % 32));
+	return syscall(SYS_capset, &hdr, data);
+}
+
+/*
+ * Access objects: IOMMU_TEST_OP_CREATE_ACCESS returns a file descriptor
+ * that owns an access on an IOAS; the other access ops name it by that
+ * descriptor.
+ */
+static inline int create_access(int fd, __u32 ioas_id, __u32 flags,
+				int *access_fd)
+{
+	struct iommu_test_cmd cmd;
+	int ret;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_CREATE_ACCESS, ioas_id);
+	cmd.create_access.flags = flags;
+	ret = test_cmd(fd, &cmd);
+	if (!ret)
+		*access_fd = cmd.create_access.out_access_fd;
+	return ret;
+}
+
+static inline int access_pages(int fd, int access_fd, __u64 iova,
+			       __u64 length, void *uptr, __u32 flags,
+			       __u32 *pages_id)
+{
+	struct iommu_test_cmd cmd;
+	int ret;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_ACCESS_PAGES, access_fd);
+	cmd.access_pages.flags = flags;
+	cmd.access_pages.iova = iova;
+	cmd.access_pages.length = length;
+	cmd.access_pages.uptr = PTR_U64(uptr);
+	ret = test_cmd(fd, &cmd);
+	if (!ret && pages_id)
+		*pages_id = cmd.access_pages.out_access_pages_id;
+	return ret;
+}
+
+static inline int destroy_access_pages(int fd, int access_fd,
+				       __u32 pages_id)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, access_fd);
+	cmd.destroy_access_pages.access_pages_id = pages_id;
+	return test_cmd(fd, &cmd);
+}
+
+static inline int access_rw(int fd, int access_fd, __u64 iova, void *buf,
+			    __u64 length, __u32 flags)
+{
+	struct iommu_test_cmd cmd;
+
+	test_cmd_init(&cmd, IOMMU_TEST_OP_ACCESS_RW, access_fd);
+	cmd.access_rw.flags = flags;
+	cmd.access_rw.iova = iova;
+	cmd.access_rw.length = length;
+	cmd.access_rw.uptr = PTR_U64(buf);
+	return test_cmd(fd, &cmd);
 }
 
 #endif /* __IOMMUFD_RUST_IOAS_UTILS_H */

@@ -14,7 +14,7 @@ use kernel::{
     },
 };
 
-use crate::{object::ObjectTable, sys::viommu::ViommuDriver};
+use crate::{mmap::MmapTable, object::ObjectTable, sys::viommu::ViommuDriver};
 
 /// The state behind one open of the device.
 #[pin_data]
@@ -25,6 +25,10 @@ pub(crate) struct Context {
     /// or across a copy to or from user space.
     #[pin]
     pub(crate) objects: Mutex<ObjectTable>,
+    /// What objects lend to `mmap()` of the file, by offset. Its lock is
+    /// taken on its own.
+    #[pin]
+    pub(crate) mmaps: MmapTable,
     /// The vIOMMU side of the IOMMU driver behind this context's devices.
     viommu_driver: &'static dyn ViommuDriver,
     /// The driver selftest devices are created on, for the selftest layer
@@ -46,6 +50,7 @@ impl Context {
         Arc::pin_init(
             try_pin_init!(Self {
                 objects <- new_mutex!(table),
+                mmaps <- MmapTable::new(),
                 viommu_driver,
                 test_driver,
                 account_mm: Atomic::new(false),

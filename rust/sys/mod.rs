@@ -17,10 +17,12 @@ pub(crate) mod fault_inject;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
 pub(crate) mod layout;
+pub(crate) mod maple;
 pub(crate) mod mm;
 pub(crate) mod pages;
 pub(crate) mod pt;
 pub(crate) mod viommu;
+pub(crate) mod vma;
 
 /// Whether the calling task has capability `cap` (`capable()`, which
 /// also marks the task as having used it).

@@ -9,8 +9,9 @@
 //!
 //! Selftest objects borrow their device through a [`MockDevLease`]: when
 //! one goes, its device, unbound and back in the blocking domain, is kept
-//! for the next selftest object with the same flags (up to [`IDLE_MAX`]
-//! devices; see [`MockIommu`]). Adding a device to the driver core and the
+//! for the next selftest object with the same flags (up to the
+//! `mock_idle_devices` module parameter, at most [`IDLE_MAX`]; see
+//! [`MockIommu`]). Adding a device to the driver core and the
 //! IOMMU core takes about 130 allocations, each a fault-injection point of
 //! `fail-nth` runs and slow under emulation; removing one is as slow.
 
@@ -34,8 +35,13 @@ use crate::{
     uapi,
 };
 
-/// How many idle mock devices the mock IOMMU keeps for reuse.
+/// The most idle mock devices the mock IOMMU keeps for reuse.
 pub(crate) const IDLE_MAX: usize = 4;
+
+/// How many it keeps now (`mock_idle_devices`).
+fn idle_limit() -> usize {
+    (crate::sys::mock_idle_devices() as usize).min(IDLE_MAX)
+}
 
 /// Device flags user space may ask for (`MOCK_FLAGS_DEVICE_*`).
 const VALID_FLAGS: u32 = uapi::MOCK_FLAGS_DEVICE_NO_DIRTY | uapi::MOCK_FLAGS_DEVICE_PASID;
@@ -460,8 +466,13 @@ impl Drop for MockDevLease {
 }
 
 impl MockIommu {
-    /// An idle device with `flags`, if there is one.
+    /// An idle device with `flags`, if there is one and reuse is on;
+    /// with reuse off, the idle devices leave the bus.
     fn take_idle(&self, flags: u32) -> Option<MockDevRegistration> {
+        if idle_limit() == 0 {
+            self.drain_idle();
+            return None;
+        }
         let mut idle = self.idle.lock();
         let index = idle.iter().position(|r| r.mock_dev().flags() == flags)?;
         idle.remove(index).ok()
@@ -474,7 +485,7 @@ impl MockIommu {
             return;
         }
         let mut idle = self.idle.lock();
-        let full = idle.len() >= IDLE_MAX;
+        let full = idle.len() >= idle_limit();
         let refused = if full {
             Some(registration)
         } else {

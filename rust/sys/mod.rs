@@ -46,6 +46,10 @@ extern "C" {
     /// read once (`READ_ONCE()`).
     fn rust_iommufd_fault_queue_depth() -> c_uint;
 
+    /// Defined in helpers.c: the `mock_idle_devices` module parameter,
+    /// read once (`READ_ONCE()`).
+    fn rust_iommufd_mock_idle_devices() -> c_uint;
+
     /// fs/namei.c; not in `kernel::bindings` (linux/namei.h is not bound).
     /// `path` is a `struct path *`, passed untyped: `improper_ctypes` walks
     /// into the structures behind it and trips on zero-sized debug fields.
@@ -69,6 +73,13 @@ pub(crate) fn fault_queue_depth() -> u32 {
     // SAFETY: no preconditions; the helper reads the parameter with
     // READ_ONCE(), so a concurrent sysfs write is no data race.
     unsafe { rust_iommufd_fault_queue_depth() }
+}
+
+/// The `mock_idle_devices` module parameter now: how many unbound mock
+/// devices to keep for reuse (0: none). Writable through sysfs.
+pub(crate) fn mock_idle_devices() -> u32 {
+    // SAFETY: as in `fault_queue_depth`.
+    unsafe { rust_iommufd_mock_idle_devices() }
 }
 
 /// Whether a misc device of this name already exists.

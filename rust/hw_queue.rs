@@ -148,8 +148,8 @@ impl Command for iommu_hw_queue_alloc {
                 .state()
                 .hw_queue_init(parent, cmd.index, cmd.nesting_parent_iova, base_pa)?;
         // The driver took the index: from here dropping the queue gives
-        // it back. A queue it depends on that is being destroyed counts as
-        // gone already.
+        // it back (a failed `Arc::new` drops it too). A queue it depends on
+        // that is being destroyed counts as gone already.
         let mut prev_gone = false;
         let prev = prev.and_then(|index| {
             let user = user_of(ctx, &viommu, index);
@@ -165,14 +165,7 @@ impl Command for iommu_hw_queue_alloc {
                 viommu: viommu.clone(),
             },
             GFP_KERNEL_ACCOUNT,
-        );
-        let queue = match queue {
-            Ok(queue) => queue,
-            Err(e) => {
-                viommu.state().hw_queue_destroy(cmd.index);
-                return Err(e.into());
-            }
-        };
+        )?;
         if prev_gone {
             return Err(EIO);
         }

@@ -13,6 +13,11 @@
 //! access's [`AccessOps::unmap`], which must drop those pins before it
 //! returns (see `IoPageTable::unmap`).
 //!
+//! An *internal* access ([`Access::new_internal`]) is the module's own,
+//! with no id and no owner to ask: its pins lock the areas they are on,
+//! so unmapping them is `EBUSY` until it lets go (a hardware queue's
+//! memory, [`crate::hw_queue`]).
+//!
 //! Locks: [`Access::state`] comes before the IOAS's `iopt` lock; neither is
 //! held while [`AccessOps::unmap`] runs, which takes the owner's own locks
 //! and then [`Access::unpin_pages`].
@@ -35,6 +40,14 @@ pub(crate) trait AccessOps: Send + Sync {
     /// `[iova, iova + length - 1]` goes: drop every pin of `access` that
     /// overlaps it (with [`Access::unpin_pages`]) before returning.
     fn unmap(&self, access: &Access, iova: u64, length: u64);
+}
+
+/// The owner of an internal access: no unmap reaches one with pins (they
+/// lock their areas), and it has none when it changes IOAS.
+struct NoOwner;
+
+impl AccessOps for NoOwner {
+    fn unmap(&self, _access: &Access, _iova: u64, _length: u64) {}
 }
 
 /// Which IOAS an access uses.
@@ -64,6 +77,8 @@ pub(crate) struct Access {
     pub(crate) header: ObjectHeader,
     /// Made to pin pages: IOVAs must be page aligned for it.
     pins_pages: bool,
+    /// The module's own: its pins lock their areas against unmap.
+    internal: bool,
     /// The owner's callbacks.
     ops: Arc<dyn AccessOps>,
     /// The IOAS. Lock order: before the IOAS's `iopt`; never held across
@@ -97,10 +112,21 @@ impl Access {
     /// A detached access, pinning pages if `pins_pages`, whose unmaps go
     /// to `ops`.
     pub(crate) fn new(pins_pages: bool, ops: Arc<dyn AccessOps>) -> Result<Arc<Self>> {
+        Self::with(pins_pages, false, ops)
+    }
+
+    /// A detached internal access, pinning pages: nothing to tell when
+    /// its IOAS unmaps, since its pins keep their areas mapped.
+    pub(crate) fn new_internal() -> Result<Arc<Self>> {
+        Self::with(true, true, Arc::new(NoOwner, GFP_KERNEL_ACCOUNT)?)
+    }
+
+    fn with(pins_pages: bool, internal: bool, ops: Arc<dyn AccessOps>) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::default(),
                 pins_pages,
+                internal,
                 ops,
                 state <- new_mutex!(Attachment {
                     ioas: None,
@@ -203,7 +229,10 @@ impl Access {
         let last = iova.checked_add(length - 1).ok_or(EOVERFLOW)?;
         let state = self.state.lock();
         let ioas = state.ioas.as_ref().ok_or(ENOENT)?;
-        let pinned = ioas.iopt.lock().access_pin(iova, last, write);
+        let pinned = ioas
+            .iopt
+            .lock()
+            .access_pin(iova, last, write, self.internal);
         pinned
     }
 
@@ -215,7 +244,7 @@ impl Access {
         };
         let state = self.state.lock();
         if let Some(ioas) = &state.unpin {
-            ioas.iopt.lock().access_unpin(iova, last);
+            ioas.iopt.lock().access_unpin(iova, last, self.internal);
         }
     }
 

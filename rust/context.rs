@@ -15,6 +15,7 @@ use kernel::{
 };
 
 use crate::{
+    mmap::MmapTable,
     object::ObjectTable,
     sys::{account::PinLedger, viommu::ViommuDriver},
 };
@@ -28,6 +29,10 @@ pub(crate) struct Context {
     /// or across a copy to or from user space.
     #[pin]
     pub(crate) objects: Mutex<ObjectTable>,
+    /// What objects lend to `mmap()` of the file, by offset. Its lock is
+    /// taken on its own.
+    #[pin]
+    pub(crate) mmaps: MmapTable,
     /// The vIOMMU side of the IOMMU driver behind this context's devices.
     viommu_driver: &'static dyn ViommuDriver,
     /// The driver selftest devices are created on, for the selftest layer
@@ -53,6 +58,7 @@ impl Context {
         Arc::pin_init(
             try_pin_init!(Self {
                 objects <- new_mutex!(table),
+                mmaps <- MmapTable::new(),
                 viommu_driver,
                 test_driver,
                 pin_ledger,

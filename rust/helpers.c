@@ -49,6 +49,22 @@ unsigned int rust_iommufd_fault_queue_depth(void)
 }
 
 /*
+ * How many unbound mock devices the mock IOMMU keeps for the next selftest
+ * object (rust/mock/dev.rs, MockDevLease); writable at run time like
+ * fault_queue_depth, so tests of device creation can turn reuse off.
+ */
+static unsigned int mock_idle_devices = 4;
+module_param(mock_idle_devices, uint, 0644);
+MODULE_PARM_DESC(mock_idle_devices,
+		 "unbound mock devices kept for reuse by IOMMU_TEST_OP_MOCK_DOMAIN, at most 4; 0: a new device every time, as upstream (default 4)");
+
+unsigned int rust_iommufd_mock_idle_devices(void);
+unsigned int rust_iommufd_mock_idle_devices(void)
+{
+	return READ_ONCE(mock_idle_devices);
+}
+
+/*
  * PROPERTY_ENTRY_U32() builds a tagged union that Rust cannot spell: the
  * IOMMU core reads "pasid-num-bits" to size a non-PCI device's PASID space.
  */

@@ -126,6 +126,11 @@ impl HwptPaging {
         &self.domain
     }
 
+    /// The IOAS it translates.
+    pub(crate) fn ioas(&self) -> &ObjectRef<Ioas> {
+        &self.ioas
+    }
+
     /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`.
     pub(crate) fn nest_parent(&self) -> bool {
         self.nest_parent

@@ -10,6 +10,7 @@
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    mm::virt::VmaNew,
     prelude::*,
     sync::{Arc, ArcBorrow},
 };
@@ -22,8 +23,10 @@ mod counters;
 mod device;
 mod eventq;
 mod fault;
+mod hw_queue;
 mod hwpt;
 mod ioas;
+mod mmap;
 mod mock;
 mod object;
 mod selftest;
@@ -132,5 +135,9 @@ impl MiscDevice for Context {
         } else {
             vfio::ioctl(&ctx, cmd, arg)
         }
+    }
+
+    fn mmap(ctx: ArcBorrow<'_, Self>, _file: &File, vma: &VmaNew) -> Result {
+        mmap::mmap(&ctx, vma)
     }
 }

@@ -22,7 +22,7 @@ use crate::{
     hwpt::{put_hwpt, HwptNested, HwptPaging, HwptRef},
     ioas::Ioas,
     mock::{
-        dev::{MockDev, MockDevRegistration},
+        dev::{MockDev, MockDevLease},
         domain::{MockNested, MockPaging},
         MockIommu,
     },
@@ -40,7 +40,7 @@ pub(crate) struct Selftest {
     pub(crate) header: ObjectHeader,
     // Declared before `_registration`: unbound before it leaves the bus.
     device: ObjectRef<Device>,
-    _registration: MockDevRegistration,
+    _registration: MockDevLease,
 }
 
 impl Object for Selftest {
@@ -144,8 +144,8 @@ fn mock_domain(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
         .test_driver()
         .downcast_ref::<MockIommu>()
         .ok_or(ENODEV)?;
-    let registration = MockDevRegistration::new(mock, flags)?;
-    let device = Device::bind(ctx, registration.device())?;
+    let registration = MockDevLease::new(mock, flags)?;
+    let device = Device::bind(ctx, registration.device().ok_or(ENODEV)?)?;
     let selftest: Arc<Selftest> = slot
         .write(Selftest {
             header: ObjectHeader::default(),

@@ -112,6 +112,7 @@ plain_uapi_struct!(
     iommu_vdevice_alloc: virt_id;
     iommu_fault_alloc: out_fault_fd;
     iommu_veventq_alloc: __reserved;
+    iommu_hw_queue_alloc: length;
     iommufd_vevent_header: sequence;
     iommu_hwpt_pgfault: cookie;
     iommu_hwpt_page_response: code;

@@ -146,6 +146,7 @@ pub(crate) fn dispatch(
         uapi::iommu_viommu_alloc::NR => run::<uapi::iommu_viommu_alloc>(ctx, f, u, n),
         uapi::iommu_vdevice_alloc::NR => run::<uapi::iommu_vdevice_alloc>(ctx, f, u, n),
         uapi::iommu_veventq_alloc::NR => run::<uapi::iommu_veventq_alloc>(ctx, f, u, n),
+        uapi::iommu_hw_queue_alloc::NR => run::<uapi::iommu_hw_queue_alloc>(ctx, f, u, n),
         uapi::iommu_test_cmd::NR => run::<uapi::iommu_test_cmd>(ctx, f, u, n),
         _ => Err(ENOTTY),
     }

@@ -10,7 +10,10 @@
 //! the driver sees of the vIOMMU is its [`ViommuShared`], as
 //! [`VirtualDevices`]: its virtual devices ([`crate::vdevice`]), listed in
 //! [`VirtIds`], and its vEVENTQs ([`crate::veventq`]), where the driver
-//! reports events.
+//! reports events. The driver's own state of the vIOMMU is its
+//! [`ViommuState`]: the hardware queues ([`crate::hw_queue`]) go there. A
+//! driver may lend pages to `mmap()` of the file for the vIOMMU's lifetime
+//! ([`crate::mmap`]); each mapping is a user of the vIOMMU.
 
 use kernel::{
     bindings, new_mutex,
@@ -23,10 +26,10 @@ use crate::{
     context::Context,
     device::Device,
     hwpt::HwptPaging,
-    object::{Object, ObjectHeader, ObjectRef, Reservation},
+    object::{Object, ObjectHeader, ObjectRef, Reservation, Serial},
     sys::{
         iommu::{self as sys, Domain},
-        viommu::{ViommuDriver, VirtualDevices},
+        viommu::{ViommuDriver, ViommuState, VirtualDevices},
     },
     uapi::{self, iommu_viommu_alloc},
     ucmd::{offset_end, Command, Ucmd},
@@ -103,7 +106,20 @@ impl VirtualDevices for ViommuShared {
     }
 }
 
+/// How the vIOMMU finds one of its hardware queues in the object table,
+/// for a later queue the driver makes depend on it.
+#[derive(Clone, Copy)]
+pub(crate) struct QueueLink {
+    /// The queue's index on the vIOMMU.
+    pub(crate) index: u32,
+    /// Its object id.
+    pub(crate) id: u32,
+    /// Its serial: the id alone may name a later object.
+    pub(crate) serial: Serial,
+}
+
 /// A vIOMMU.
+#[pin_data]
 pub(crate) struct Viommu {
     /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
@@ -116,11 +132,26 @@ pub(crate) struct Viommu {
     driver: &'static dyn ViommuDriver,
     /// What its driver sees of it; shared with its nested domains.
     shared: Arc<ViommuShared>,
+    /// The driver's own state of it.
+    state: Arc<dyn ViommuState>,
+    /// The offset of the pages its driver lent to `mmap()`, if any.
+    mmap: Option<u64>,
+    /// Its hardware queues. Taken on its own.
+    #[pin]
+    hw_queues: Mutex<KVec<QueueLink>>,
 }
 
 impl Object for Viommu {
     fn header(&self) -> &ObjectHeader {
         &self.header
+    }
+
+    /// `IOMMU_DESTROY`: its `mmap()` offset goes. (No mapping is left: each
+    /// would be a user.)
+    fn destroy(&self, ctx: &Context) {
+        if let Some(offset) = self.mmap {
+            ctx.mmaps.remove(offset);
+        }
     }
 }
 
@@ -151,6 +182,34 @@ impl Viommu {
     /// What its driver sees of it, its vEVENTQs' queues included.
     pub(crate) fn shared(&self) -> &ViommuShared {
         &self.shared
+    }
+
+    /// The nesting parent.
+    pub(crate) fn hwpt(&self) -> &ObjectRef<HwptPaging> {
+        &self.hwpt
+    }
+
+    /// The driver's own state of it.
+    pub(crate) fn state(&self) -> &dyn ViommuState {
+        &*self.state
+    }
+
+    /// Lists a hardware queue of this vIOMMU.
+    pub(crate) fn add_hw_queue(&self, link: QueueLink) -> Result {
+        self.hw_queues.lock().push(link, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+
+    /// Takes the queue of serial `serial` off the list.
+    pub(crate) fn remove_hw_queue(&self, serial: Serial) {
+        self.hw_queues.lock().retain(|q| q.serial != serial);
+    }
+
+    /// The listed queue of index `index`.
+    pub(crate) fn hw_queue(&self, index: u32) -> Option<QueueLink> {
+        let queues = self.hw_queues.lock();
+        let found = queues.iter().find(|q| q.index == index).copied();
+        found
     }
 
     /// A nested domain for this vIOMMU (`alloc_domain_nested`).
@@ -191,22 +250,49 @@ impl Command for iommu_viommu_alloc {
             return Err(EINVAL);
         }
         let reservation = Reservation::new(&ctx.objects)?;
-        if cmd.data_len != 0 {
-            let user = UserPtr::from_addr(cmd.data_uptr as usize);
-            driver.init_data(cmd.type_, user, cmd.data_len as usize)?;
-        }
-        let viommu = Arc::new(
-            Viommu {
-                header: ObjectHeader::default(),
-                hwpt,
-                ops,
-                driver,
-                shared: ViommuShared::new()?,
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        ucmd.cmd.out_viommu_id = reservation.id();
-        ucmd.respond()?;
+        let header = ObjectHeader::default();
+        let (id, serial) = (reservation.id(), header.serial());
+        let data = (cmd.data_len != 0).then(|| {
+            (
+                UserPtr::from_addr(cmd.data_uptr as usize),
+                cmd.data_len as usize,
+            )
+        });
+        // The pages the driver lends go back on any failure from here.
+        let mut mmap = None;
+        let built = (|| {
+            let state = driver.init(cmd.type_, data, &mut |pages| {
+                let offset = ctx.mmaps.insert(pages, id, serial)?;
+                mmap = Some(offset);
+                Ok(offset)
+            })?;
+            let shared = ViommuShared::new()?;
+            let viommu = Arc::pin_init(
+                try_pin_init!(Viommu {
+                    header,
+                    hwpt,
+                    ops,
+                    driver,
+                    shared,
+                    state,
+                    mmap,
+                    hw_queues <- new_mutex!(KVec::new()),
+                }),
+                GFP_KERNEL_ACCOUNT,
+            )?;
+            ucmd.cmd.out_viommu_id = id;
+            ucmd.respond()?;
+            Ok(viommu)
+        })();
+        let viommu = match built {
+            Ok(viommu) => viommu,
+            Err(e) => {
+                if let Some(offset) = mmap {
+                    ctx.mmaps.remove(offset);
+                }
+                return Err(e);
+            }
+        };
         reservation.finalize(viommu);
         Ok(())
     }

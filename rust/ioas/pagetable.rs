@@ -158,6 +158,10 @@ struct Area {
     pins: Option<PinnedPages>,
     /// Pins of accesses on the area (see `access.rs`).
     access_users: u32,
+    /// Those of them by internal accesses (a hardware queue's): while
+    /// there are any, unmapping the area is `EBUSY` (upstream's
+    /// `num_locks`).
+    locks: u32,
     /// Set by an unmap waiting for accesses to let go: no new access pin.
     prevent_access: bool,
 }
@@ -595,6 +599,7 @@ impl IoPageTable {
                 prot,
                 pins: None,
                 access_users: 0,
+                locks: 0,
                 prevent_access: false,
             };
             areas.push((node, area, piece.length), GFP_KERNEL_ACCOUNT)?;
@@ -698,7 +703,8 @@ impl IoPageTable {
     /// Unmaps every area inside `[*start, last]`, lowest first, adding
     /// the bytes unmapped to `unmapped`: `ENOENT` at the first area the
     /// range covers only in part (areas before it stay unmapped, as
-    /// upstream's). Stops at an area an access pins, with `*start` at it:
+    /// upstream's), `EBUSY` at one an internal access pins, before that
+    /// check. Stops at an area an access pins, with `*start` at it:
     /// the caller tells the accesses without the lock and calls again.
     pub(crate) fn unmap(
         &mut self,
@@ -710,6 +716,9 @@ impl IoPageTable {
             let Some(area) = self.areas.get_mut(&key) else {
                 break;
             };
+            if area.locks != 0 {
+                return Err(EBUSY);
+            }
             if area.iova < *start || area.last > last {
                 return Err(ENOENT);
             }

@@ -6,6 +6,14 @@
 //! freed by the release callback when the last reference goes. The
 //! [`MockDevRegistration`] that created it keeps it on the bus (and probed
 //! by the IOMMU core) until dropped; others hold plain device references.
+//!
+//! Selftest objects borrow their device through a [`MockDevLease`]: when
+//! one goes, its device, unbound and back in the blocking domain, is kept
+//! for the next selftest object with the same flags (up to the
+//! `mock_idle_devices` module parameter, at most [`IDLE_MAX`]; see
+//! [`MockIommu`]). Adding a device to the driver core and the
+//! IOMMU core takes about 130 allocations, each a fault-injection point of
+//! `fail-nth` runs and slow under emulation; removing one is as slow.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -26,6 +34,14 @@ use crate::{
     sys::{iommu as sys, viommu::VirtualDevices},
     uapi,
 };
+
+/// The most idle mock devices the mock IOMMU keeps for reuse.
+pub(crate) const IDLE_MAX: usize = 4;
+
+/// How many it keeps now (`mock_idle_devices`).
+fn idle_limit() -> usize {
+    (crate::sys::mock_idle_devices() as usize).min(IDLE_MAX)
+}
 
 /// Device flags user space may ask for (`MOCK_FLAGS_DEVICE_*`).
 const VALID_FLAGS: u32 = uapi::MOCK_FLAGS_DEVICE_NO_DIRTY | uapi::MOCK_FLAGS_DEVICE_PASID;
@@ -280,6 +296,28 @@ impl MockDev {
         self.responses_total.load(Relaxed)
     }
 
+    /// Whether the core left nothing on the device: no domain that wants
+    /// IO page faults, no vIOMMU (what a device in the blocking domain,
+    /// unbound, has).
+    fn is_idle(&self) -> bool {
+        *self.iopf_users.lock() == 0 && self.viommu.lock().is_none()
+    }
+
+    /// Puts the test state back to a new device's: the cache entries, the
+    /// PASID 1024 fake error and the response records.
+    fn reset(&self) {
+        for entry in &self.cache {
+            entry.store(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT, Relaxed);
+        }
+        self.pasid_1024_fake_error.store(false, Relaxed);
+        for record in self.responses.iter() {
+            record.count.store(0, Relaxed);
+            record.code.store(0, Relaxed);
+            record.pasid.store(0, Relaxed);
+        }
+        self.responses_total.store(0, Relaxed);
+    }
+
     /// Swaps the recorded RID domain, returning the old one.
     pub(crate) fn set_domain(
         &self,
@@ -371,6 +409,13 @@ impl MockDevRegistration {
         }
     }
 
+    /// The bus the device is on: its mock IOMMU's.
+    fn bus(&self) -> *const bindings::bus_type {
+        // SAFETY: a live device (we hold a reference); its bus is set
+        // before it is added and never changes.
+        unsafe { (*self.mock_dev().raw()).bus }
+    }
+
     /// The mock device.
     pub(crate) fn mock_dev(&self) -> &MockDev {
         // SAFETY: by the type invariant, we hold the initial reference.
@@ -391,5 +436,85 @@ impl Drop for MockDevRegistration {
         //
         // SAFETY: added by `new`, unregistered once.
         unsafe { bindings::device_unregister(self.mock_dev().raw()) };
+    }
+}
+
+/// A mock device lent to a selftest object: an idle one of the mock IOMMU
+/// if it has one with the same flags, else a new one. Dropped (after the
+/// device is unbound), it goes back to the mock IOMMU.
+pub(crate) struct MockDevLease(Option<MockDevRegistration>);
+
+impl MockDevLease {
+    /// A device with `flags` (`EINVAL` for unknown ones), as new.
+    pub(crate) fn new(mock: &MockIommu, flags: u32) -> Result<Self> {
+        if flags & !VALID_FLAGS != 0 {
+            return Err(EINVAL);
+        }
+        if let Some(idle) = mock.take_idle(flags) {
+            idle.mock_dev().reset();
+            return Ok(Self(Some(idle)));
+        }
+        Ok(Self(Some(MockDevRegistration::new(mock, flags)?)))
+    }
+
+    /// A counted reference to the device.
+    pub(crate) fn device(&self) -> Option<kernel::sync::aref::ARef<Device>> {
+        self.0.as_ref().map(MockDevRegistration::device)
+    }
+}
+
+impl Drop for MockDevLease {
+    fn drop(&mut self) {
+        if let Some(registration) = self.0.take() {
+            let bus = registration.bus();
+            // SAFETY: the device is on the mock IOMMU's bus, and the mock
+            // IOMMU outlives its devices (see its drop), so this call too.
+            let mock = unsafe { MockIommu::from_bus(bus) };
+            mock.give_back(registration);
+        }
+    }
+}
+
+impl MockIommu {
+    /// An idle device with `flags`, if there is one and reuse is on;
+    /// with reuse off, the idle devices leave the bus.
+    fn take_idle(&self, flags: u32) -> Option<MockDevRegistration> {
+        if idle_limit() == 0 {
+            self.drain_idle();
+            return None;
+        }
+        let mut idle = self.idle.lock();
+        let index = idle.iter().position(|r| r.mock_dev().flags() == flags)?;
+        idle.remove(index).ok()
+    }
+
+    /// Keeps `registration`'s device for reuse if it is idle and there is
+    /// room; else removes it from the bus.
+    fn give_back(&self, registration: MockDevRegistration) {
+        if !registration.mock_dev().is_idle() {
+            return;
+        }
+        let mut idle = self.idle.lock();
+        let full = idle.len() >= idle_limit();
+        let refused = if full {
+            Some(registration)
+        } else {
+            // Room for `IDLE_MAX` was reserved when the list was made.
+            idle.push_within_capacity(registration).err().map(|e| e.0)
+        };
+        drop(idle);
+        // Removed from the bus, if at all, after the lock.
+        drop(refused);
+    }
+
+    /// Removes every idle device from the bus, one at a time outside the
+    /// lock; the list keeps its room.
+    pub(super) fn drain_idle(&self) {
+        loop {
+            let Some(registration) = self.idle.lock().pop() else {
+                break;
+            };
+            drop(registration);
+        }
     }
 }

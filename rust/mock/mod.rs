@@ -16,9 +16,12 @@
 //! "iommufd_mock") so both can be loaded in the same boot.
 
 use kernel::{
-    bindings, faux,
+    bindings, faux, new_mutex,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Mutex,
+    },
     types::Opaque,
 };
 
@@ -56,6 +59,9 @@ pub(crate) struct MockIommu {
     iopf_queue: *mut bindings::iopf_queue,
     /// Numbers mock device names.
     next_dev: Atomic<u32>,
+    /// Unbound mock devices kept for reuse (see [`dev::MockDevLease`]),
+    /// with room for [`dev::IDLE_MAX`]. Taken on its own.
+    idle: Pin<KBox<Mutex<KVec<dev::MockDevRegistration>>>>,
 }
 
 // SAFETY: the raw fields are registered with the core, which locks them
@@ -82,6 +88,8 @@ impl MockIommu {
         // slot is left as uninitialised memory.
         unsafe {
             pin_init::pin_init_from_closure(move |slot: *mut Self| {
+                let idle = KVec::with_capacity(dev::IDLE_MAX, GFP_KERNEL)?;
+                let idle = KBox::pin_init(new_mutex!(idle), GFP_KERNEL)?;
                 let parent = faux::Registration::new(NAME, None)?;
                 let bus = Opaque::cast_into(&raw const (*slot).bus);
                 let nb = Opaque::cast_into(&raw const (*slot).nb);
@@ -124,6 +132,7 @@ impl MockIommu {
                 (&raw mut (*slot).parent).write(parent);
                 (&raw mut (*slot).iopf_queue).write(queue);
                 (&raw mut (*slot).next_dev).write(Atomic::new(0));
+                (&raw mut (*slot).idle).write(idle);
                 Ok(())
             })
         }
@@ -159,8 +168,10 @@ impl MockIommu {
 #[pinned_drop]
 impl PinnedDrop for MockIommu {
     fn drop(self: Pin<&mut Self>) {
-        // No mock device exists any more: each is owned by an object of an
-        // open file, and the module cannot go while a file is open.
+        // Only idle mock devices are left: every other one is owned by an
+        // object of an open file, and the module cannot go while a file is
+        // open. They leave the bus first.
+        self.drain_idle();
         //
         // The order is upstream's: the queue, the sysfs device, then the
         // IOMMU and the bus.

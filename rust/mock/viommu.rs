@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The mock driver's vIOMMU side ([`ViommuDriver`]): vIOMMUs of the
-//! selftest type, whose driver data loops `in_data` back as `out_data`,
-//! nested domains on them, and device cache invalidation by virtual id.
+//! selftest type, whose driver data loops `in_data` back as `out_data` and
+//! in the first word of two pages user space may `mmap()`, nested domains
+//! on them, device cache invalidation by virtual id, and hardware queues
+//! ([`MockViommu`]).
 
 use kernel::{
     bindings,
     device::Device,
+    new_mutex,
     prelude::*,
-    sync::Arc,
+    sync::{Arc, Mutex},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -16,10 +19,67 @@ use super::{dev::MockDev, domain::MockNested, ops, MockIommu};
 use crate::{
     sys::{
         iommu::{Domain, UserData},
-        viommu::{ViommuDriver, VirtualDevices},
+        viommu::{ViommuDriver, ViommuState, VirtualDevices},
+        vma::MapPages,
     },
     uapi::{self, copy_user_data, iommu_viommu_selftest, offset_end, read_extensible},
 };
+
+/// How many hardware queues a mock vIOMMU has.
+const QUEUES: usize = uapi::IOMMU_TEST_HW_QUEUE_MAX as usize;
+
+/// The mock driver's state of one vIOMMU: which of its hardware queues
+/// are taken. Queue `n` may be taken only while queue `n - 1` is, and
+/// depends on it, as upstream's mock (which tests
+/// `iommufd_hw_queue_depend()` so).
+#[pin_data]
+struct MockViommu {
+    #[pin]
+    queues: Mutex<[bool; QUEUES]>,
+}
+
+impl ViommuState for MockViommu {
+    fn supports_hw_queue(&self, queue_type: u32) -> bool {
+        queue_type == uapi::IOMMU_HW_QUEUE_TYPE_SELFTEST
+    }
+
+    /// `EINVAL` past the last queue, `EEXIST` for a taken one, `EIO` if
+    /// the one before is not taken, `EFAULT` if `base_pa` is not what the
+    /// nesting parent maps `base_iova` to (a check of the core).
+    fn hw_queue_init(
+        &self,
+        parent: &Domain,
+        index: u32,
+        base_iova: u64,
+        base_pa: u64,
+    ) -> Result<Option<u32>> {
+        let slot = index as usize;
+        if slot >= QUEUES {
+            return Err(EINVAL);
+        }
+        let mut queues = self.queues.lock();
+        if queues[slot] {
+            return Err(EEXIST);
+        }
+        let prev = index.checked_sub(1);
+        if let Some(prev) = prev {
+            if !queues[prev as usize] {
+                return Err(EIO);
+            }
+        }
+        if parent.iova_to_phys(base_iova) != base_pa {
+            return Err(EFAULT);
+        }
+        queues[slot] = true;
+        Ok(prev)
+    }
+
+    fn hw_queue_destroy(&self, index: u32) {
+        if let Some(taken) = self.queues.lock().get_mut(index as usize) {
+            *taken = false;
+        }
+    }
+}
 
 impl ViommuDriver for MockIommu {
     fn supports(&self, dev: &Device, viommu_type: u32) -> bool {
@@ -28,22 +88,40 @@ impl ViommuDriver for MockIommu {
         MockDev::from_device(dev).is_some() && viommu_type == uapi::IOMMU_VIOMMU_TYPE_SELFTEST
     }
 
-    fn init_data(&self, viommu_type: u32, user: UserPtr, len: usize) -> Result {
-        let mut data: iommu_viommu_selftest = copy_user_data(
-            viommu_type,
-            user,
-            len,
-            uapi::IOMMU_VIOMMU_TYPE_SELFTEST,
-            offset_end!(iommu_viommu_selftest, out_data),
+    /// With driver data, lends two zeroed pages to `mmap()`, the first
+    /// word of them `in_data`, and reports where they are.
+    fn init(
+        &self,
+        viommu_type: u32,
+        data: Option<(UserPtr, usize)>,
+        mmap: &mut dyn FnMut(MapPages) -> Result<u64>,
+    ) -> Result<Arc<dyn ViommuState>> {
+        // Upstream's core allocates the driver's structure first.
+        let state = Arc::pin_init(
+            pin_init!(MockViommu {
+                queues <- new_mutex!([false; QUEUES]),
+            }),
+            GFP_KERNEL_ACCOUNT,
         )?;
-        // The loopback; the MMIO page (`mmap`) is not implemented.
-        data.out_data = data.in_data;
-        data.out_mmap_offset = 0;
-        data.out_mmap_length = 0;
-        let bytes = kernel::transmute::AsBytes::as_bytes(&data);
-        UserSlice::new(user, len)
-            .writer()
-            .write_slice(&bytes[..len])
+        if let Some((user, len)) = data {
+            let mut data: iommu_viommu_selftest = copy_user_data(
+                viommu_type,
+                user,
+                len,
+                uapi::IOMMU_VIOMMU_TYPE_SELFTEST,
+                offset_end!(iommu_viommu_selftest, out_data),
+            )?;
+            let mut pages = MapPages::new(2)?;
+            pages.write(0, &data.in_data.to_ne_bytes())?;
+            data.out_mmap_length = pages.len() as u64;
+            data.out_mmap_offset = mmap(pages)?;
+            data.out_data = data.in_data;
+            let bytes = kernel::transmute::AsBytes::as_bytes(&data);
+            UserSlice::new(user, len)
+                .writer()
+                .write_slice(&bytes[..len])?;
+        }
+        Ok(state)
     }
 
     fn alloc_domain_nested(

@@ -18,10 +18,12 @@ pub(crate) mod fault_inject;
 pub(crate) mod iommu;
 pub(crate) mod iopf;
 pub(crate) mod layout;
+pub(crate) mod maple;
 pub(crate) mod mm;
 pub(crate) mod pages;
 pub(crate) mod pt;
 pub(crate) mod viommu;
+pub(crate) mod vma;
 
 /// Whether the calling task has capability `cap` (`capable()`, which
 /// also marks the task as having used it).
@@ -44,6 +46,10 @@ extern "C" {
     /// Defined in helpers.c: the `fault_queue_depth` module parameter,
     /// read once (`READ_ONCE()`).
     fn rust_iommufd_fault_queue_depth() -> c_uint;
+
+    /// Defined in helpers.c: the `mock_idle_devices` module parameter,
+    /// read once (`READ_ONCE()`).
+    fn rust_iommufd_mock_idle_devices() -> c_uint;
 
     /// fs/namei.c; not in `kernel::bindings` (linux/namei.h is not bound).
     /// `path` is a `struct path *`, passed untyped: `improper_ctypes` walks
@@ -68,6 +74,13 @@ pub(crate) fn fault_queue_depth() -> u32 {
     // SAFETY: no preconditions; the helper reads the parameter with
     // READ_ONCE(), so a concurrent sysfs write is no data race.
     unsafe { rust_iommufd_fault_queue_depth() }
+}
+
+/// The `mock_idle_devices` module parameter now: how many unbound mock
+/// devices to keep for reuse (0: none). Writable through sysfs.
+pub(crate) fn mock_idle_devices() -> u32 {
+    // SAFETY: as in `fault_queue_depth`.
+    unsafe { rust_iommufd_mock_idle_devices() }
 }
 
 /// Whether a misc device of this name already exists.

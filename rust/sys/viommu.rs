@@ -10,7 +10,10 @@
 
 use kernel::{bindings, device::Device, prelude::*, sync::Arc, uaccess::UserPtr};
 
-use super::iommu::{Domain, UserData};
+use super::{
+    iommu::{Domain, UserData},
+    vma::MapPages,
+};
 
 /// A vIOMMU as its driver sees it: its devices by virtual id, and where
 /// it reports events (upstream's `iommufd_viommu_get_vdev_id()`,
@@ -39,10 +42,19 @@ pub(crate) trait ViommuDriver: Sync {
     /// (`IOMMU_VIOMMU_TYPE_*`) for `dev`.
     fn supports(&self, dev: &Device, viommu_type: u32) -> bool;
 
-    /// Takes the driver data user space passed with `IOMMU_VIOMMU_ALLOC`
-    /// (`len` bytes at `user`, nonzero), writing back what the driver
-    /// reports in it.
-    fn init_data(&self, viommu_type: u32, user: UserPtr, len: usize) -> Result;
+    /// Sets up a vIOMMU of `viommu_type` (`viommu_init`), returning the
+    /// driver's state of it. `data` is the driver data user space passed
+    /// with `IOMMU_VIOMMU_ALLOC` (address and nonzero length), if any,
+    /// where the driver writes back what it reports. `mmap` lends pages to
+    /// user space's `mmap()` of the iommufd file for the vIOMMU's
+    /// lifetime and returns their offset there
+    /// (`iommufd_viommu_alloc_mmap()`); the core takes them back.
+    fn init(
+        &self,
+        viommu_type: u32,
+        data: Option<(UserPtr, usize)>,
+        mmap: &mut dyn FnMut(MapPages) -> Result<u64>,
+    ) -> Result<Arc<dyn ViommuState>>;
 
     /// A nested domain on a vIOMMU whose devices are `devices`
     /// (`alloc_domain_nested`).
@@ -61,4 +73,30 @@ pub(crate) trait ViommuDriver: Sync {
         devices: &dyn VirtualDevices,
         array: &mut bindings::iommu_user_data_array,
     ) -> Result;
+}
+
+/// The driver's own state of one vIOMMU (upstream's driver structure
+/// around `struct iommufd_viommu`, and its `iommufd_viommu_ops` for hardware
+/// queues), dropped with the vIOMMU.
+pub(crate) trait ViommuState: Send + Sync {
+    /// Whether the vIOMMU has hardware queues of `queue_type`
+    /// (`get_hw_queue_size` nonzero).
+    fn supports_hw_queue(&self, queue_type: u32) -> bool;
+
+    /// Takes hardware queue `index`, whose memory is at physical address
+    /// `base_pa`, IOVA `base_iova` of the nesting parent `parent`
+    /// (`hw_queue_init_phys`). Returns the index of the queue this one
+    /// depends on, if any, which the core keeps from being destroyed
+    /// first (`iommufd_hw_queue_depend()`).
+    fn hw_queue_init(
+        &self,
+        parent: &Domain,
+        index: u32,
+        base_iova: u64,
+        base_pa: u64,
+    ) -> Result<Option<u32>>;
+
+    /// Gives back queue `index`, which [`Self::hw_queue_init`] took (the
+    /// queue's `destroy`).
+    fn hw_queue_destroy(&self, index: u32);
 }

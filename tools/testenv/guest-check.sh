@@ -88,6 +88,7 @@ run_tap iommufd_veventq 60 ./iommufd_veventq
 run_tap iommufd_dma 180 ./iommufd_dma
 run_tap iommufd_dirty 120 ./iommufd_dirty
 run_tap iommufd_vfio_compat 60 ./iommufd_vfio_compat
+run_tap iommufd_hw_queue 60 ./iommufd_hw_queue
 run_tap iommufd_hostile 60 ./iommufd_hostile
 # fail_inject: 156 s on a loaded machine (December 2026, with the memory
 # scenarios; 98 s before the two that make a mock device per run).

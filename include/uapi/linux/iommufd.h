@@ -887,4 +887,48 @@ struct iommu_veventq_alloc {
 };
 #define IOMMU_VEVENTQ_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VEVENTQ_ALLOC)
 
+/**
+ * enum iommu_hw_queue_type - kind of vIOMMU hardware queue
+ * @IOMMU_HW_QUEUE_TYPE_DEFAULT: reserved
+ * @IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV: a command queue of an NVIDIA
+ *                                      Tegra241 CMDQV VINTF; its memory
+ *                                      must be physically contiguous
+ */
+enum iommu_hw_queue_type {
+	IOMMU_HW_QUEUE_TYPE_DEFAULT = 0,
+	IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV = 1,
+};
+
+/**
+ * struct iommu_hw_queue_alloc - ioctl(IOMMU_HW_QUEUE_ALLOC)
+ * @size: sizeof(struct iommu_hw_queue_alloc)
+ * @flags: must be 0, otherwise EOPNOTSUPP
+ * @viommu_id: id of the vIOMMU the queue belongs to
+ * @type: one of enum iommu_hw_queue_type, or a driver-defined type; not
+ *        IOMMU_HW_QUEUE_TYPE_DEFAULT (EOPNOTSUPP)
+ * @index: the queue's number on its vIOMMU, for drivers with several
+ * @out_hw_queue_id: id of the new hardware queue object
+ * @nesting_parent_iova: where the guest put the queue, as an IOVA of the
+ *                       vIOMMU's nesting parent (a guest physical address)
+ * @length: bytes of queue memory from @nesting_parent_iova; not 0 (EINVAL)
+ *
+ * Hands a guest queue in memory to the hardware, which reads it by
+ * physical address. The range must be mapped in the nesting parent's IOAS;
+ * it is pinned for as long as the queue exists, and unmapping any part of
+ * it fails with EBUSY until the queue is destroyed. The vIOMMU cannot be
+ * destroyed while it has queues; the driver may also make a queue depend
+ * on another, which then cannot be destroyed first.
+ */
+struct iommu_hw_queue_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 viommu_id;
+	__u32 type;
+	__u32 index;
+	__u32 out_hw_queue_id;
+	__aligned_u64 nesting_parent_iova;
+	__aligned_u64 length;
+};
+#define IOMMU_HW_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HW_QUEUE_ALLOC)
+
 #endif /* _UAPI_IOMMUFD_H */

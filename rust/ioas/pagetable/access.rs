@@ -125,8 +125,15 @@ impl IoPageTable {
     /// returns the physical address of each page. Every slice must start
     /// on a page, and end on one unless it is the last (`EINVAL`), allow
     /// the access (`EPERM`) and not be on its way out (`EINVAL`); `ENOENT`
-    /// at a gap. Nothing stays pinned on failure.
-    pub(crate) fn access_pin(&mut self, iova: u64, last: u64, write: bool) -> Result<KVec<u64>> {
+    /// at a gap. Nothing stays pinned on failure. With `lock` (an internal
+    /// access's pin) the areas cannot be unmapped until it is undone.
+    pub(crate) fn access_pin(
+        &mut self,
+        iova: u64,
+        last: u64,
+        write: bool,
+        lock: bool,
+    ) -> Result<KVec<u64>> {
         let spans = self.contig(iova, last, |area, cur, end| {
             let start_byte = area.start_byte as u64 + (cur - area.iova);
             let end_byte = area.start_byte as u64 + (area.last - area.iova);
@@ -140,9 +147,9 @@ impl IoPageTable {
         })?;
         let mut phys = KVec::new();
         for (index, &(key, cur, end)) in spans.iter().enumerate() {
-            if let Err(e) = self.pin_span(key, cur, end, &mut phys) {
+            if let Err(e) = self.pin_span(key, cur, end, lock, &mut phys) {
                 for &(key, _, _) in &spans[..index] {
-                    self.unpin_span(key);
+                    self.unpin_span(key, lock);
                 }
                 return Err(e);
             }
@@ -150,9 +157,16 @@ impl IoPageTable {
         Ok(phys)
     }
 
-    /// Pins the area `key` for one more access pin, adding the physical
-    /// address of each page of `[cur, end]` to `phys`.
-    fn pin_span(&mut self, key: u64, cur: u64, end: u64, phys: &mut KVec<u64>) -> Result {
+    /// Pins the area `key` for one more access pin (locking it if `lock`),
+    /// adding the physical address of each page of `[cur, end]` to `phys`.
+    fn pin_span(
+        &mut self,
+        key: u64,
+        cur: u64,
+        end: u64,
+        lock: bool,
+        phys: &mut KVec<u64>,
+    ) -> Result {
         let domains = !self.domains.is_empty();
         let area = self.areas.get_mut(&key).ok_or(ENOENT)?;
         area.pin()?;
@@ -169,6 +183,7 @@ impl IoPageTable {
         match result {
             Ok(()) => {
                 area.access_users += 1;
+                area.locks += u32::from(lock);
                 Ok(())
             }
             Err(e) => {
@@ -178,11 +193,15 @@ impl IoPageTable {
         }
     }
 
-    /// Drops one access pin of the area `key`.
-    fn unpin_span(&mut self, key: u64) {
+    /// Drops one access pin of the area `key` (one that locked it if
+    /// `lock`).
+    fn unpin_span(&mut self, key: u64, lock: bool) {
         let domains = !self.domains.is_empty();
         if let Some(area) = self.areas.get_mut(&key) {
             area.access_users = area.access_users.saturating_sub(1);
+            if lock {
+                area.locks = area.locks.saturating_sub(1);
+            }
             area.unpin_unused(domains);
         }
     }
@@ -190,14 +209,14 @@ impl IoPageTable {
     /// Undoes [`Self::access_pin`] of `[iova, last]`
     /// (`iommufd_access_unpin_pages`); unpins what no domain and no other
     /// access pin needs. Pinned areas cannot go, so the areas found are
-    /// the ones pinned.
-    pub(crate) fn access_unpin(&mut self, iova: u64, last: u64) {
+    /// the ones pinned. `lock` as the pin was made.
+    pub(crate) fn access_unpin(&mut self, iova: u64, last: u64, lock: bool) {
         let mut cur = iova;
         while let Some(key) = self.first_area(cur, last) {
             let Some(area_last) = self.areas.get(&key).map(|a| a.last) else {
                 break;
             };
-            self.unpin_span(key);
+            self.unpin_span(key, lock);
             if area_last >= last {
                 break;
             }

@@ -975,11 +975,30 @@ static int kmemleak_reports(struct __test_metadata *_metadata,
  * The leak shows in no counter of ours, so this asks kmemleak; without it
  * only the counters are checked.
  */
+#define IDLE_PARAM "/sys/module/rust_iommufd/parameters/mock_idle_devices"
+
+/* Writes @value to the mock_idle_devices parameter; false if it cannot. */
+static bool set_idle_devices(long value)
+{
+	FILE *f = fopen(IDLE_PARAM, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fprintf(f, "%ld\n", value) > 0;
+	return !fclose(f) && ok;
+}
+
 TEST_F_TIMEOUT(inject, mock_domain_leaks_nothing, 600)
 {
 	bool kmemleak = kmemleak_cmd("scan") && kmemleak_cmd("clear");
+	long idle = file_number(IDLE_PARAM);
 
+	/* Every run makes its device anew: no reuse of idle ones. */
+	ASSERT_LE(0, idle);
+	ASSERT_TRUE(set_idle_devices(0));
 	run_scenario(_metadata, "mock_domain", scenario_mock_domain);
+	EXPECT_TRUE(set_idle_devices(idle));
 	if (_metadata->exit_code != KSFT_PASS)
 		return;
 	if (!kmemleak) {

@@ -2897,4 +2897,36 @@ TEST_F(mock, close_with_pasids_attached)
 	EXPECT_EQ(0, close(fd));
 }
 
+/*
+ * A device made after another was destroyed may be that device again
+ * (rust_iommufd keeps idle ones, see mock_idle_devices): it must start as
+ * a new one, its cache entries back to their default, attachable and with
+ * no vDEVICE. Runs on either module.
+ */
+TEST_F(mock, next_device_starts_clean)
+{
+	__u32 stdev, idev, parent, viommu, vdev, num;
+
+	for (int round = 0; round < 3; round++) {
+		ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev, NULL,
+					 &idev));
+		for (__u32 slot = 0; slot < MOCK_DEV_CACHE_NUM; slot++)
+			EXPECT_EQ(0, check_dev_cache(self->fd, idev, slot,
+					IOMMU_TEST_DEV_CACHE_DEFAULT));
+		ASSERT_EQ(0, hwpt_alloc(self->fd, idev, self->ioas_id,
+					IOMMU_HWPT_ALLOC_NEST_PARENT, &parent));
+		ASSERT_EQ(0, viommu_alloc(self->fd, idev, parent,
+					  IOMMU_VIOMMU_TYPE_SELFTEST, 0, NULL,
+					  0, &viommu));
+		ASSERT_EQ(0, vdevice_alloc(self->fd, viommu, idev, 1, &vdev));
+		ASSERT_EQ(0, viommu_invalidate_one(self->fd, viommu,
+				IOMMU_TEST_INVALIDATE_FLAG_ALL, 1, 0, &num));
+		EXPECT_EQ(0, check_dev_cache(self->fd, idev, 0, 0));
+		/* The device goes with its vDEVICE. */
+		ASSERT_EQ(0, destroy(self->fd, stdev));
+		EXPECT_EQ(0, destroy(self->fd, viommu));
+		EXPECT_EQ(0, destroy(self->fd, parent));
+	}
+}
+
 TEST_HARNESS_MAIN

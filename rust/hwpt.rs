@@ -136,11 +136,6 @@ impl HwptPaging {
         self.nest_parent
     }
 
-    /// The IOAS it translates.
-    pub(crate) fn ioas(&self) -> &Ioas {
-        &self.ioas
-    }
-
     /// Whether this is an automatic HWPT on `ioas`.
     pub(crate) fn is_auto_on(&self, ioas: &Arc<Ioas>) -> bool {
         self.auto_domain && Arc::ptr_eq(self.ioas.arc(), ioas)

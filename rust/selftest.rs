@@ -62,7 +62,9 @@ impl Selftest {
         }
         // Detaching answered the groups it could; a group the core never
         // queued (it had no memory for it) is answered here.
-        dma::end_stalls(self._registration.mock_dev());
+        if let Some(mdev) = self._registration.mock_dev() {
+            dma::end_stalls(mdev);
+        }
         // The vDEVICE goes with its device, as upstream. Its link is taken
         // before the table lock, which comes first in the lock order.
         let link = self.device.take_vdevice();

@@ -27,8 +27,8 @@ use crate::{
 mod pagetable;
 
 pub(crate) use pagetable::DirtyQuery;
-pub(crate) use pagetable::{AccessEntry, AccessNotify, IoPageTable, Pages};
 use pagetable::Unmap;
+pub(crate) use pagetable::{AccessEntry, AccessNotify, IoPageTable, Pages};
 
 /// An I/O address space: what paging HWPTs are built on.
 #[pin_data]

@@ -304,7 +304,8 @@ impl MockDev {
     }
 
     /// Puts the test state back to a new device's: the cache entries, the
-    /// PASID 1024 fake error and the response records.
+    /// PASID 1024 fake error, the response records and the DMA group
+    /// count.
     fn reset(&self) {
         for entry in &self.cache {
             entry.store(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT, Relaxed);
@@ -316,6 +317,7 @@ impl MockDev {
             record.pasid.store(0, Relaxed);
         }
         self.responses_total.store(0, Relaxed);
+        self.dma_groups.store(0, Relaxed);
     }
 
     /// Swaps the recorded RID domain, returning the old one.
@@ -460,6 +462,11 @@ impl MockDevLease {
     /// A counted reference to the device.
     pub(crate) fn device(&self) -> Option<kernel::sync::aref::ARef<Device>> {
         self.0.as_ref().map(MockDevRegistration::device)
+    }
+
+    /// The mock device lent.
+    pub(crate) fn mock_dev(&self) -> Option<&MockDev> {
+        self.0.as_ref().map(MockDevRegistration::mock_dev)
     }
 }
 

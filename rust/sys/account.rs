@@ -465,7 +465,9 @@ impl PinAccount {
     /// stays as it was. `ENOMEM`, and no change, if the second record has
     /// no room.
     fn split(&self, first: usize, npages: usize, head: usize) -> Result {
-        let mut pinned = self.pinned.lock();
+        let _ledger = self.ledger.lock.lock();
+        let mut state = self.state.lock();
+        let pinned = &mut state.pinned;
         let index = pinned
             .iter()
             .position(|&r| r == (first, npages))

@@ -54,7 +54,13 @@ pub(super) fn map(ctx: &Context, user: UserPtr) -> Result<isize> {
     }
     let ioas = compat_ioas(ctx)?;
     let writable = prot & bindings::IOMMU_WRITE != 0;
-    let (pages, start_byte) = Pages::user(map.vaddr, map.size, writable, ctx.account_mm())?;
+    let (pages, start_byte) = Pages::user(
+        map.vaddr,
+        map.size,
+        writable,
+        &ctx.pin_ledger,
+        ctx.account_mm(),
+    )?;
     let result = ioas
         .iopt
         .lock()

@@ -38,7 +38,8 @@ impl IoPageTable {
             return Err(EINVAL);
         }
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        if area.access_users != 0 || large {
+        // A hardware queue's lock is an access too, upstream.
+        if area.access_users != 0 || area.locks != 0 || large {
             return Err(EINVAL);
         }
         // The pins held are the pages from the area's first one; the right
@@ -65,6 +66,7 @@ impl IoPageTable {
             pins,
             access_users: 0,
             prevent_access: false,
+            locks: 0,
         };
         area.last = iova;
         self.areas.insert(node.into_node(new_start, right));

@@ -82,21 +82,6 @@ static int huge_pages(int fd, __u32 ioas_id, __u16 op, __u64 *val)
 	return ret;
 }
 
-/* IOMMU_TEST_OP_CREATE_ACCESS: an access that pins pages, on @ioas_id,
- * owned by *access_fd. */
-static int create_access(int fd, __u32 ioas_id, int *access_fd)
-{
-	struct iommu_test_cmd cmd;
-	int ret;
-
-	test_cmd_init(&cmd, IOMMU_TEST_OP_CREATE_ACCESS, ioas_id);
-	cmd.create_access.flags = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
-	ret = test_cmd(fd, &cmd);
-	if (!ret)
-		*access_fd = cmd.create_access.out_access_fd;
-	return ret;
-}
-
 /* IOMMU_TEST_OP_ACCESS_PAGES: the access pins @length bytes at @iova. */
 static int access_pin(int fd, int access_fd, __u64 iova, __u64 length,
 		      void *uptr, __u32 *pages_id)
@@ -655,7 +640,9 @@ TEST_F(compat, type1_does_not_cut_what_an_access_pins)
 	if (!TYPE1)
 		SKIP(return, "type1 only");
 	ASSERT_EQ(0, map_dma(self->fd, VA(0), IOVA(0), 4 * self->psz, RW_DMA));
-	ASSERT_EQ(0, create_access(self->fd, self->ioas_id, &access_fd));
+	ASSERT_EQ(0, create_access(self->fd, self->ioas_id,
+				   MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+				   &access_fd));
 	ASSERT_EQ(0, access_pin(self->fd, access_fd, IOVA(0), self->psz, VA(0),
 				&pages_id));
 	EXPECT_ERRNO(EINVAL, unmap_dma(self->fd, IOVA(1), self->psz, 0, NULL));

@@ -1837,9 +1837,7 @@ static const uint8_t weight[OP_NTYPES] = {
 };
 
 static const uint8_t missing_ioctl[] = {
-	IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP,
-	IOMMUFD_CMD_IOAS_MAP_FILE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS,
-	IOMMUFD_CMD_HW_QUEUE_ALLOC, IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA,
+	IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA,
 };
 
 static bool is_missing(uint32_t nr)
@@ -2120,7 +2118,7 @@ static void gen(struct op *o)
 	}
 	case OP_TESTOP_MISSING: {
 		static const uint32_t ops[] = {
-			IOMMU_TEST_OP_DIRTY,
+			IOMMU_TEST_OP_DMABUF_REVOKE,
 		};
 
 		o->v[0] = ops[rnd(sizeof(ops) / sizeof(ops[0]))];

@@ -302,6 +302,16 @@ impl Device {
         self.state.lock().attached.release()
     }
 
+    /// What a DMA of the device on `pasid` goes through now: the paging
+    /// HWPT whose table translates it (see [`HwptRef::dma_paging`]) and
+    /// whether the attached HWPT takes IO page faults. `None` if nothing
+    /// is attached there.
+    pub(crate) fn dma_target(&self, pasid: u32) -> Option<(Arc<HwptPaging>, bool)> {
+        let state = self.state.lock();
+        let hwpt = state.attached.get(pasid)?;
+        Some((hwpt.dma_paging(), hwpt.fault().is_some()))
+    }
+
     /// The domain the core has attached at `pasid` through a handle.
     pub(crate) fn attached_domain(&self, pasid: u32) -> Option<*mut bindings::iommu_domain> {
         self.state.lock().attached.attached_domain(pasid)

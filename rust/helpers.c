@@ -137,6 +137,23 @@ void rust_iommufd_put_page(struct page *page)
 }
 
 /*
+ * The mock device's DMA (rust/sys/pages.rs, PageRef) reaches the page a
+ * domain translates an IOVA to: pfn_valid(), pfn_to_page() and get_page()
+ * are macros and static inlines. NULL if no struct page backs @phys.
+ */
+struct page *rust_iommufd_phys_get_page(phys_addr_t phys);
+struct page *rust_iommufd_phys_get_page(phys_addr_t phys)
+{
+	struct page *page;
+
+	if (!pfn_valid(PHYS_PFN(phys)))
+		return NULL;
+	page = pfn_to_page(PHYS_PFN(phys));
+	get_page(page);
+	return page;
+}
+
+/*
  * The generic page table's structures are not in the kernel crate's
  * bindings; rust/sys/pt.rs declares them and checks their size against
  * this. pt_iommu_deinit() is a static inline.

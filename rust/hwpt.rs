@@ -127,6 +127,11 @@ impl HwptPaging {
         self.nest_parent
     }
 
+    /// The IOAS it translates.
+    pub(crate) fn ioas(&self) -> &Ioas {
+        &self.ioas
+    }
+
     /// Whether this is an automatic HWPT on `ioas`.
     pub(crate) fn is_auto_on(&self, ioas: &Arc<Ioas>) -> bool {
         self.auto_domain && Arc::ptr_eq(self.ioas.arc(), ioas)
@@ -134,7 +139,6 @@ impl HwptPaging {
 }
 
 /// What a nested HWPT is nested on (held as a user).
-#[expect(dead_code, reason = "held as a user, not read")]
 enum NestParent {
     Hwpt(ObjectRef<HwptPaging>),
     Viommu(ObjectRef<Viommu>),
@@ -146,7 +150,7 @@ pub(crate) struct HwptNested {
     pub(crate) header: ObjectHeader,
     // Dropped before the parent below: the nested domain goes first.
     domain: Domain,
-    _parent: NestParent,
+    parent: NestParent,
     pasid_compat: bool,
     /// Where its page faults go (held as a user).
     fault: Option<ObjectRef<Fault>>,
@@ -191,7 +195,7 @@ impl HwptNested {
         Ok(Self {
             header: ObjectHeader::default(),
             domain,
-            _parent: NestParent::Hwpt(parent),
+            parent: NestParent::Hwpt(parent),
             pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
             fault: None,
         })
@@ -209,7 +213,7 @@ impl HwptNested {
         Ok(Self {
             header: ObjectHeader::default(),
             domain,
-            _parent: NestParent::Viommu(viommu),
+            parent: NestParent::Viommu(viommu),
             pasid_compat: flags & uapi::IOMMU_HWPT_ALLOC_PASID != 0,
             fault: None,
         })
@@ -291,6 +295,21 @@ impl HwptRef {
         match self {
             Self::Paging(h) => h.pasid_compat,
             Self::Nested(h) => h.pasid_compat,
+        }
+    }
+
+    /// The paging HWPT whose page table a mock device's DMA through this
+    /// HWPT walks: the HWPT itself, or a nested HWPT's nesting parent. The
+    /// mock IOMMU keeps no stage-1 table, so its stage 1 translates IOVAs
+    /// to themselves. A plain reference, not a user: a DMA in flight does
+    /// not make a destroy fail.
+    pub(crate) fn dma_paging(&self) -> Arc<HwptPaging> {
+        match self {
+            Self::Paging(h) => h.arc().clone(),
+            Self::Nested(h) => match &h.parent {
+                NestParent::Hwpt(parent) => parent.arc().clone(),
+                NestParent::Viommu(viommu) => viommu.parent().clone(),
+            },
         }
     }
 

@@ -31,6 +31,7 @@ use crate::{
 };
 
 mod access;
+mod dma;
 
 /// A mock device created by `IOMMU_TEST_OP_MOCK_DOMAIN`, bound as a device.
 pub(crate) struct Selftest {
@@ -58,6 +59,9 @@ impl Selftest {
         for hwpt in self.device.unbind() {
             put_hwpt(ctx, hwpt);
         }
+        // Detaching answered the groups it could; a group the core never
+        // queued (it had no memory for it) is answered here.
+        dma::end_stalls(self._registration.mock_dev());
         // The vDEVICE goes with its device, as upstream. Its link is taken
         // before the table lock, which comes first in the lock order.
         let link = self.device.take_vdevice();
@@ -115,6 +119,7 @@ impl Command for iommu_test_cmd {
             uapi::IOMMU_TEST_OP_ACCESS_PAGES => access::pages(ucmd),
             uapi::IOMMU_TEST_OP_DESTROY_ACCESS_PAGES => access::destroy_pages(ucmd),
             uapi::IOMMU_TEST_OP_ACCESS_RW => access::rw(ucmd),
+            uapi::IOMMU_TEST_OP_RUST_DMA => dma::dma(ucmd),
             _ => Err(EOPNOTSUPP),
         }
     }
@@ -279,7 +284,6 @@ fn check_dev_cache(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
 
 /// A page request group as the mock device sends it.
 struct FaultGroup {
-    dev_id: u32,
     pasid: u32,
     grpid: u32,
     perm: u32,
@@ -293,8 +297,7 @@ const GROUP_ADDR_STEP: u64 = 0x1000;
 
 /// Has the mock device send `group` through the IOMMU core, as a driver's
 /// page request interrupt would.
-fn report_fault_group(ctx: &Context, group: &FaultGroup) -> Result {
-    let device = ctx.objects.lock().get::<Device>(group.dev_id)?;
+fn report_fault_group(device: &Device, group: &FaultGroup) -> Result {
     if MockDev::from_device(device.kdev()).is_none() {
         return Err(EINVAL);
     }
@@ -335,14 +338,14 @@ fn trigger_iopf(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     // SAFETY: a union of plain integers.
     let req = unsafe { ucmd.cmd.__bindgen_anon_1.trigger_iopf };
     let group = FaultGroup {
-        dev_id: req.dev_id,
         pasid: req.pasid,
         grpid: req.grpid,
         perm: req.perm,
         addr: req.addr,
         count: 1,
     };
-    report_fault_group(ucmd.ctx, &group)
+    let device = ucmd.ctx.objects.lock().get::<Device>(req.dev_id)?;
+    report_fault_group(&device, &group)
 }
 
 /// The device's vIOMMU reports an event about it (see
@@ -362,14 +365,14 @@ fn trigger_iopf_group(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
         return Err(EINVAL);
     }
     let group = FaultGroup {
-        dev_id: req.dev_id,
         pasid: req.pasid,
         grpid: req.grpid,
         perm: req.perm,
         addr: req.addr,
         count: req.count,
     };
-    report_fault_group(ucmd.ctx, &group)
+    let device = ucmd.ctx.objects.lock().get::<Device>(req.dev_id)?;
+    report_fault_group(&device, &group)
 }
 
 fn iopf_response(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {

@@ -108,7 +108,7 @@ pub(crate) struct Viommu {
     /// The object table's state: how many `ObjectRef`s hold this object.
     pub(crate) header: ObjectHeader,
     /// The nesting parent it translates through.
-    _hwpt: ObjectRef<HwptPaging>,
+    hwpt: ObjectRef<HwptPaging>,
     /// The physical IOMMU's driver (its ops), which devices using nested
     /// HWPTs of this vIOMMU must be behind.
     ops: *const kernel::bindings::iommu_ops,
@@ -131,6 +131,11 @@ unsafe impl Send for Viommu {}
 unsafe impl Sync for Viommu {}
 
 impl Viommu {
+    /// The nesting parent it translates through.
+    pub(crate) fn parent(&self) -> &Arc<HwptPaging> {
+        self.hwpt.arc()
+    }
+
     /// Whether `device` sits behind this vIOMMU's physical IOMMU.
     pub(crate) fn serves(&self, device: &Device) -> bool {
         device
@@ -193,7 +198,7 @@ impl Command for iommu_viommu_alloc {
         let viommu = Arc::new(
             Viommu {
                 header: ObjectHeader::default(),
-                _hwpt: hwpt,
+                hwpt,
                 ops,
                 driver,
                 shared: ViommuShared::new()?,

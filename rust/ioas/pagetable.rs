@@ -23,7 +23,12 @@ use kernel::{
     sync::Arc,
 };
 
-use crate::sys::{account::PinAccount, fault_inject, iommu::MappedDomain, pages::PinnedPages};
+use crate::sys::{
+    account::PinAccount,
+    fault_inject,
+    iommu::{Domain, MappedDomain},
+    pages::{PageRef, PinnedPages},
+};
 
 mod access;
 
@@ -660,6 +665,33 @@ impl IoPageTable {
             *start = area_last + 1;
         }
         Ok(Unmap::Done)
+    }
+
+    /// The page `domain` (a domain of this table) translates `iova` to, if
+    /// the area there allows every access in `prot` (`IOMMU_READ`,
+    /// `IOMMU_WRITE`): what a mock device's DMA reaches. The reference
+    /// keeps the page after the table's lock is released; an unmap that
+    /// races with the DMA then only takes the translation away, as an
+    /// IOTLB flush would.
+    /// Returns the page and the offset of `iova`'s byte in it.
+    pub(crate) fn dma_page(
+        &self,
+        domain: &Domain,
+        iova: u64,
+        prot: u32,
+    ) -> Option<(PageRef, usize)> {
+        let area = self.areas.get(&self.first_area(iova, iova)?)?;
+        if area.iova > iova || area.prot & prot != prot {
+            return None;
+        }
+        let phys = domain.iova_to_phys(iova);
+        if phys == 0 {
+            return None;
+        }
+        // SAFETY: `domain` maps only pages the table's areas pin, and the
+        // table cannot unmap or unpin them while `&self` is borrowed.
+        let page = unsafe { PageRef::get(phys) }?;
+        Some((page, (phys % PAGE) as usize))
     }
 
     /// Reserves `[start, last]` for `owner` (0: a selftest reservation):

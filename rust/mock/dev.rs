@@ -21,7 +21,7 @@ use kernel::{
     types::Opaque,
 };
 
-use super::{ops::CTable, MockIommu};
+use super::{ops::CTable, stall::Stalls, MockIommu};
 use crate::{
     sys::{iommu as sys, viommu::VirtualDevices},
     uapi,
@@ -110,6 +110,9 @@ pub(crate) struct MockDev {
     responses: KVec<ResponseRecord>,
     /// Every page response received.
     responses_total: Atomic<u32>,
+    /// Its DMAs waiting for page responses (`IOMMU_TEST_OP_RUST_DMA`).
+    #[pin]
+    pub(crate) stalls: Stalls,
 }
 
 /// Frees a mock device when its last reference goes.
@@ -249,6 +252,7 @@ impl MockDev {
     /// Notes a page response the IOMMU core passed to the device.
     pub(crate) fn record_response(&self, pasid: u32, grpid: u32, code: u32) {
         self.responses_total.fetch_add(1, Relaxed);
+        self.stalls.answer(pasid, grpid, code);
         if let Some(record) = self.responses.get(grpid as usize) {
             record.code.store(code, Relaxed);
             record.pasid.store(pasid, Relaxed);
@@ -309,8 +313,9 @@ impl MockDevRegistration {
         for _ in 0..GRPID_NUM {
             responses.push(ResponseRecord::default(), GFP_KERNEL_ACCOUNT)?;
         }
+        let stalls = Stalls::new()?;
         let boxed = KBox::pin_init(
-            pin_init!(MockDev {
+            try_pin_init!(MockDev {
                 dev: Opaque::zeroed(),
                 flags,
                 iopf_users <- new_mutex!(0),
@@ -320,6 +325,7 @@ impl MockDevRegistration {
                 cache,
                 responses,
                 responses_total: Atomic::new(0),
+                stalls <- stalls,
             }),
             GFP_KERNEL_ACCOUNT,
         )?;

@@ -27,6 +27,7 @@ use crate::sys::iommu as sys;
 pub(crate) mod dev;
 pub(crate) mod domain;
 pub(crate) mod ops;
+pub(crate) mod stall;
 mod viommu;
 
 /// PASID width of the mock IOMMU and of PASID-capable mock devices.

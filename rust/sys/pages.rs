@@ -2,12 +2,15 @@
 
 //! User pages: pinned for DMA ([`PinnedPages`]), and looked at from
 //! outside: how many DMA pins a page of the calling process carries
-//! (`IOMMU_TEST_OP_MD_CHECK_REFS`) and where it is (`MD_CHECK_MAP`).
+//! (`IOMMU_TEST_OP_MD_CHECK_REFS`) and where it is (`MD_CHECK_MAP`); and
+//! the page behind a physical address a domain translates to, for the
+//! mock device's DMA ([`PageRef`]).
 
+use core::ptr::NonNull;
 use kernel::{
     alloc::KVVec,
     bindings,
-    page::PAGE_SIZE,
+    page::{BorrowedPage, PAGE_SIZE},
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -32,6 +35,52 @@ extern "C" {
     fn rust_iommufd_page_to_phys(page: *const bindings::page) -> bindings::phys_addr_t;
     /// helpers.c: `put_page()`.
     fn rust_iommufd_put_page(page: *mut bindings::page);
+    /// helpers.c: a reference to the page at `phys`, NULL if none backs it.
+    fn rust_iommufd_phys_get_page(phys: bindings::phys_addr_t) -> *mut bindings::page;
+}
+
+/// A reference to the page a device reaches at some physical address:
+/// what keeps the page from being freed while the mock device copies to
+/// or from it, after the lock that made the translation valid is gone.
+///
+/// # Invariants
+///
+/// `page` is a page this value holds one reference on (`get_page()`),
+/// dropped exactly once, when it is dropped.
+pub(crate) struct PageRef {
+    page: NonNull<bindings::page>,
+}
+
+// SAFETY: a page reference is not tied to a thread.
+unsafe impl Send for PageRef {}
+
+impl PageRef {
+    /// A reference to the page that holds physical address `phys`; `None`
+    /// if no `struct page` backs it.
+    ///
+    /// # Safety
+    ///
+    /// The page must be in use for the call (pinned, and the pin held
+    /// across it), so that it is not freed while the reference is taken.
+    pub(crate) unsafe fn get(phys: u64) -> Option<Self> {
+        // SAFETY: the caller keeps the page from being freed meanwhile.
+        let page = NonNull::new(unsafe { rust_iommufd_phys_get_page(phys) })?;
+        // INVARIANT: the helper took a reference for us.
+        Some(Self { page })
+    }
+
+    /// The page, for as long as the reference lives.
+    pub(crate) fn page(&self) -> BorrowedPage<'_> {
+        // SAFETY: by the type invariant the page lives as long as `self`.
+        unsafe { BorrowedPage::from_raw(self.page) }
+    }
+}
+
+impl Drop for PageRef {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant, the reference is ours to drop.
+        unsafe { rust_iommufd_put_page(self.page.as_ptr()) };
+    }
 }
 
 /// Takes a reference to the page mapped at user address `addr` in the

@@ -214,7 +214,8 @@ pub fn responses(iommufd: &IommuFd, idev_id: u32, grpid: u32) -> io::Result<(u32
 }
 
 /// What a mock DMA did: its result, and the page request groups and
-/// requests the device sent on the way (also when it failed).
+/// requests the device sent on the way (reported only when it completes;
+/// zero after an error).
 #[derive(Debug)]
 pub struct DmaOutcome {
     /// Ok once every byte moved; the errno otherwise (EIO: answered
@@ -257,8 +258,8 @@ fn dma(
     };
     let mut cmd = TestCmd::new(OP_RUST_DMA, 0, data);
     let result = cmd.run(iommufd);
-    // SAFETY: plain integers, fully initialised; the kernel filled this
-    // op's member (its out fields also when the DMA failed).
+    // SAFETY: plain integers, fully initialised; on success the kernel
+    // filled this op's member.
     let out = unsafe { cmd.data.dma };
     DmaOutcome {
         result,

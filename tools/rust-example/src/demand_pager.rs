@@ -3,6 +3,7 @@
 //! Demand paging for DMA: a window of IOVA backed by a [`Buffer`], mapped
 //! into the IOAS one page at a time, as the device faults on it.
 
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use iommufd_bindings::iommufd::{
@@ -34,15 +35,29 @@ pub struct DemandPager<'a> {
 }
 
 impl<'a> DemandPager<'a> {
-    /// A pager for IOAS `ioas_id` of `iommufd`; `iova` must be page aligned.
-    pub fn new(iommufd: &'a IommuFd, ioas_id: u32, iova: u64, buffer: &'a Buffer) -> Self {
-        DemandPager {
+    /// A pager for IOAS `ioas_id` of `iommufd`. EINVAL unless `iova` and
+    /// the buffer's length are multiples of [`PAGE_SIZE`] and the window
+    /// does not wrap.
+    pub fn new(
+        iommufd: &'a IommuFd,
+        ioas_id: u32,
+        iova: u64,
+        buffer: &'a Buffer,
+    ) -> io::Result<Self> {
+        let len = buffer.len() as u64;
+        if !iova.is_multiple_of(PAGE_SIZE)
+            || !len.is_multiple_of(PAGE_SIZE)
+            || iova.checked_add(len).is_none()
+        {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        Ok(DemandPager {
             iommufd,
             ioas_id,
             iova,
             buffer,
             pages_mapped: AtomicU64::new(0),
-        }
+        })
     }
 
     /// The window's first IOVA.

@@ -290,7 +290,10 @@ fn part2(iommufd: &IommuFd, queue: &mut FaultQueue, tap: &mut Tap) -> Option<()>
         "its fault-capable HWPT on the same queue, attached",
     )?;
     let stop = tap.step(EventFd::new(EFD_NONBLOCK), "the handler's stop eventfd")?;
-    let pager = DemandPager::new(iommufd, ioas, DMA_IOVA, &buffer);
+    let pager = tap.step(
+        DemandPager::new(iommufd, ioas, DMA_IOVA, &buffer),
+        "DemandPager for the buffer at IOVA 0x10000000",
+    )?;
     let base = vm_pin_kb();
     let touched: u64 = WRITES.iter().map(|w| w.1).sum();
 
@@ -369,7 +372,7 @@ fn run(path: &str, tap: &mut Tap) -> Option<()> {
 }
 
 /// Steps `run` reports when everything goes.
-const PLAN: u32 = 32;
+const PLAN: u32 = 33;
 
 fn main() -> ExitCode {
     let path = std::env::args()

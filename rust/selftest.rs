@@ -386,6 +386,7 @@ fn iopf_response(ucmd: &mut Ucmd<'_, iommu_test_cmd>) -> Result {
     out.out_code = taken.code;
     out.out_pasid = taken.pasid;
     out.out_total = mdev.responses_total();
+    out.out_dma_groups = mdev.dma_groups.load(Relaxed);
     ucmd.cmd.__bindgen_anon_1.iopf_response = out;
     ucmd.respond()
 }

@@ -110,6 +110,9 @@ pub(crate) struct MockDev {
     responses: KVec<ResponseRecord>,
     /// Every page response received.
     responses_total: Atomic<u32>,
+    /// Page request groups its DMAs sent: with `responses_total`, what
+    /// tells tests every group was answered exactly once.
+    pub(crate) dma_groups: Atomic<u32>,
     /// Its DMAs waiting for page responses (`IOMMU_TEST_OP_RUST_DMA`).
     #[pin]
     pub(crate) stalls: Stalls,
@@ -325,6 +328,7 @@ impl MockDevRegistration {
                 cache,
                 responses,
                 responses_total: Atomic::new(0),
+                dma_groups: Atomic::new(0),
                 stalls <- stalls,
             }),
             GFP_KERNEL_ACCOUNT,

@@ -20,6 +20,7 @@ use kernel::{
     bindings,
     page::PAGE_SIZE,
     prelude::*,
+    sync::atomic::Relaxed,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -113,28 +114,6 @@ struct Dma<'a> {
 }
 
 impl Dma<'_> {
-    /// Copies `len` bytes at `offset` of the DMA between the user buffer
-    /// and `page`, from byte `in_page` of it.
-    fn copy(&self, user: &mut Transfer, page: &PageRef, in_page: usize, len: usize) -> Result {
-        let page = page.page();
-        match user {
-            // SAFETY: the page is user memory a domain maps for DMA; only
-            // devices and user space (which the caller accepts, as with
-            // any device) write it, never Rust code that assumes it owns
-            // it.
-            Transfer::Write(reader) => unsafe {
-                page.copy_from_user_slice_raw(reader, in_page, len)
-            },
-            Transfer::Read(writer, bounce) => {
-                let buf = bounce.get_mut(..len).ok_or(EINVAL)?;
-                // SAFETY: `buf` is ours, `len` bytes long; the page as
-                // above.
-                unsafe { page.read_raw(buf.as_mut_ptr(), in_page, len)? };
-                writer.write_slice(buf)
-            }
-        }
-    }
-
     /// How many 4 KiB pages from `first` (the faulting one) on are missing
     /// too, up to the end of the DMA and the size of a group.
     fn missing_run(&self, first: u64) -> u32 {
@@ -169,6 +148,7 @@ impl Dma<'_> {
             count,
         };
         report_fault_group(self.device, &group)?;
+        self.mdev.dma_groups.fetch_add(1, Relaxed);
         self.faults += 1;
         self.requests += count;
         match stall.wait(self.timeout_ms) {
@@ -189,7 +169,7 @@ impl Dma<'_> {
             match translate(self.device, self.pasid, iova, self.access) {
                 Translation::Mapped(page, in_page, contiguous) => {
                     let len = contiguous.min(self.length - done);
-                    self.copy(user, &page, in_page, len)?;
+                    user.copy(&page, in_page, len)?;
                     done += len;
                     retries = 0;
                 }
@@ -214,6 +194,30 @@ enum Transfer {
     Write(kernel::uaccess::UserSliceReader),
     /// Where a DMA read's bytes go, through a bounce page.
     Read(kernel::uaccess::UserSliceWriter, KVec<u8>),
+}
+
+impl Transfer {
+    /// Moves the next `len` bytes of the DMA between the user buffer and
+    /// `page`, from byte `in_page` of it.
+    fn copy(&mut self, page: &PageRef, in_page: usize, len: usize) -> Result {
+        let page = page.page();
+        match self {
+            // The page is a device's view of memory that user space may
+            // touch at the same time, as it may with a real device.
+            // SAFETY: the page is user memory a domain maps for DMA (the
+            // reference keeps it); no Rust code owns or borrows it.
+            Transfer::Write(reader) => unsafe {
+                page.copy_from_user_slice_raw(reader, in_page, len)
+            },
+            Transfer::Read(writer, bounce) => {
+                let buf = bounce.get_mut(..len).ok_or(EINVAL)?;
+                // SAFETY: `buf` is ours and `len` bytes long; the page is
+                // as above.
+                unsafe { page.read_raw(buf.as_mut_ptr(), in_page, len)? };
+                writer.write_slice(buf)
+            }
+        }
+    }
 }
 
 /// `IOMMU_TEST_OP_RUST_DMA`.

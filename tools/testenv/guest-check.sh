@@ -84,6 +84,7 @@ run_tap iommufd_mock 180 ./iommufd_mock
 run_tap iommufd_fault 120 ./iommufd_fault
 run_tap iommufd_ioas 120 ./iommufd_ioas
 run_tap iommufd_veventq 60 ./iommufd_veventq
+run_tap iommufd_dma 180 ./iommufd_dma
 run_tap iommufd_hostile 60 ./iommufd_hostile
 # fail_inject: 156 s on a loaded machine (December 2026, with the memory
 # scenarios; 98 s before the two that make a mock device per run).

@@ -334,7 +334,8 @@ struct iommu_test_cmd {
 		 * else EINVAL) since the last such call: @out_count responses,
 		 * the last of them with code @out_code for PASID @out_pasid.
 		 * @out_total counts every response the device received, for
-		 * any group, since it was created.
+		 * any group, since it was created; @out_dma_groups the page
+		 * request groups its DMAs (IOMMU_TEST_OP_RUST_DMA) sent.
 		 */
 		struct {
 			__u32 dev_id;
@@ -343,6 +344,7 @@ struct iommu_test_cmd {
 			__u32 out_code;
 			__u32 out_pasid;
 			__u32 out_total;
+			__u32 out_dma_groups;
 		} iopf_response;
 		/*
 		 * IOMMU_TEST_OP_RUST_DMA: bound mock device @dev_id does a DMA

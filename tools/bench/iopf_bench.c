@@ -52,6 +52,7 @@
  */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
+#include "iommufd_dma_utils.h"
 #include "iommufd_fault_utils.h"
 #include "iommufd_ioas_utils.h"
 #pragma GCC diagnostic pop
@@ -257,7 +258,7 @@ static void device_check(struct bench_ctx *c, unsigned int d, unsigned long n,
 }
 
 /* Waits up to @wait seconds for @ffd to be readable; false on timeout. */
-static bool wait_readable(int ffd, double wait)
+static bool queue_readable(int ffd, double wait)
 {
 	struct pollfd pfd = { .fd = ffd, .events = POLLIN };
 
@@ -293,7 +294,7 @@ static void run_rt(const struct opts *o, struct row *r)
 			fail(r, "IOMMU_TEST_OP_TRIGGER_IOPF");
 			break;
 		}
-		if (!wait_readable(c.ffd[0], o->wait)) {
+		if (!queue_readable(c.ffd[0], o->wait)) {
 			r->timeout++;
 			break;
 		}
@@ -789,78 +790,6 @@ static unsigned char dma_byte(size_t off, unsigned long round)
 	return (off + round * 13) % 251 + 1;
 }
 
-/* IOMMU_TEST_OP_RUST_DMA write of @len bytes from @src to @iova. */
-static int bench_dma(int fd, __u32 idev, __u64 iova, void *src, size_t len,
-		     __u32 *faults)
-{
-	struct iommu_test_cmd cmd;
-	int ret;
-
-	test_cmd_init(&cmd, IOMMU_TEST_OP_RUST_DMA, 0);
-	cmd.dma.dev_id = idev;
-	cmd.dma.iova = iova;
-	cmd.dma.uptr = PTR_U64(src);
-	cmd.dma.length = len;
-	cmd.dma.flags = MOCK_DMA_WRITE;
-	ret = test_cmd(fd, &cmd);
-	*faults = cmd.dma.out_faults;
-	return ret;
-}
-
-/* The demand row's fault handler: maps every faulting page, answers. */
-struct pager {
-	struct bench_ctx *c;
-	char *backing;		/* behind [MOCK_APERTURE_START, + len) */
-	size_t len;
-	atomic_int stop;
-	atomic_ulong groups, errors;
-};
-
-static void *pager_thread(void *arg)
-{
-	struct pager *p = arg;
-	struct bench_ctx *c = p->c;
-	struct iommu_hwpt_pgfault rec[HANDLER_BATCH];
-	struct iommu_hwpt_page_response resp[HANDLER_BATCH];
-	struct pollfd pfd = { .fd = c->ffd[0], .events = POLLIN };
-
-	while (!atomic_load(&p->stop)) {
-		size_t n, nresp = 0;
-		ssize_t got;
-
-		if (poll(&pfd, 1, 20) < 0) {
-			atomic_fetch_add(&p->errors, 1);
-			break;
-		}
-		if (!(pfd.revents & POLLIN))
-			continue;
-		got = read_records(pfd.fd, rec, HANDLER_BATCH);
-		if (got < 0) {
-			atomic_fetch_add(&p->errors, 1);
-			continue;
-		}
-		n = got / RECORD_SIZE;
-		for (size_t i = 0; i < n; i++) {
-			__u64 iova = rec[i].addr & ~4095ULL;
-			__u64 off = iova - MOCK_APERTURE_START;
-
-			if (iova < MOCK_APERTURE_START || off >= p->len ||
-			    (ioas_map(c->fd, c->ioas, p->backing + off, 4096,
-				      &iova, FIXED) && errno != EEXIST))
-				atomic_fetch_add(&p->errors, 1);
-			if (!(rec[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE))
-				continue;
-			resp[nresp].cookie = rec[i].cookie;
-			resp[nresp++].code = IOMMUFD_PAGE_RESP_SUCCESS;
-		}
-		if (write(pfd.fd, resp, nresp * RESPONSE_SIZE) !=
-		    (ssize_t)(nresp * RESPONSE_SIZE))
-			atomic_fetch_add(&p->errors, 1);
-		atomic_fetch_add(&p->groups, nresp);
-	}
-	return NULL;
-}
-
 /*
  * dma demand/mapped: rounds of one N-page DMA write; @demand: nothing
  * mapped before each, the pager maps as the device faults.
@@ -872,11 +801,12 @@ static void run_dma(const struct opts *o, bool demand, struct row *r)
 	__u32 want_faults = demand ? (o->pages + MOCK_IOPF_GROUP_MAX - 1) /
 					     MOCK_IOPF_GROUP_MAX : 0;
 	double *lat = calloc(rounds, sizeof(*lat)), start, spent = 0;
+	/* The selftests' handler: maps each faulting page, answers SUCCESS. */
+	struct fault_handler h = { .iova_base = MOCK_APERTURE_START,
+				   .backing_len = len, .mode = HANDLER_MAP };
 	unsigned long n = 0, raised = 0;
-	struct pager p = { .len = len };
-	struct device_responses dr;
+	__u32 sent = 0, answered = 0;
 	bool thread = false;
-	pthread_t handler;
 	struct bench_ctx c;
 	char *src;
 
@@ -885,18 +815,20 @@ static void run_dma(const struct opts *o, bool demand, struct row *r)
 	snprintf(r->param, sizeof(r->param), "%s/%u",
 		 demand ? "demand" : "mapped", o->pages);
 	src = malloc(len);
-	p.backing = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	h.backing = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!lat || !src || p.backing == MAP_FAILED ||
+	if (!lat || !src || h.backing == MAP_FAILED ||
 	    ctx_open(&c, o->dev, 1, 1, r)) {
 		fail(r, "setup");
 		goto out;
 	}
 	/* Both rows pin pages that exist: the CPU fault is not measured. */
-	memset(p.backing, 0, len);
-	p.c = &c;
+	memset(h.backing, 0, len);
+	h.fd = c.fd;
+	h.fault_fd = c.ffd[0];
+	h.ioas_id = c.ioas;
 	if (demand) {
-		if (pthread_create(&handler, NULL, pager_thread, &p)) {
+		if (handler_start(&h)) {
 			fail(r, "pthread_create");
 			goto out;
 		}
@@ -904,36 +836,38 @@ static void run_dma(const struct opts *o, bool demand, struct row *r)
 	} else {
 		__u64 iova = MOCK_APERTURE_START;
 
-		if (ioas_map(c.fd, c.ioas, p.backing, len, &iova, FIXED)) {
+		if (ioas_map(c.fd, c.ioas, h.backing, len, &iova, FIXED)) {
 			fail(r, "IOMMU_IOAS_MAP");
 			goto out;
 		}
 	}
 	start = now_s();
 	for (; n < rounds && now_s() - start < o->seconds; n++) {
-		__u32 faults = 0;
+		struct dma_result res = {};
 		double t0;
 
 		for (size_t i = 0; i < len; i++)
 			src[i] = dma_byte(i, n);
 		t0 = now_s();
-		if (bench_dma(c.fd, c.idev[0], MOCK_APERTURE_START, src, len,
-			      &faults)) {
+		/* PASID 0: IOMMU_NO_PASID, the device's RID. */
+		if (mock_dma(c.fd, c.idev[0], 0,
+			     MOCK_APERTURE_START, src, len, MOCK_DMA_WRITE, 0,
+			     &res)) {
+			r->unsupported = errno == EOPNOTSUPP;
 			if (errno == ETIMEDOUT)
 				r->timeout++;
 			else
 				fail(r, "IOMMU_TEST_OP_RUST_DMA");
-			r->unsupported = errno == EOPNOTSUPP;
 			break;
 		}
 		lat[n] = now_s() - t0;
 		spent += lat[n];
 		lat[n] /= o->pages;
-		raised += faults;
-		/* Every group raised, and no other: the pager saw them all. */
-		if (faults != want_faults)
+		raised += res.faults;
+		/* As many groups as runs of 64 pages, or none when mapped. */
+		if (res.faults != want_faults)
 			r->lost++;
-		if (memcmp(src, p.backing, len))
+		if (memcmp(src, h.backing, len))
 			r->lost++;	/* the bytes did not land */
 		if (demand) {
 			__u64 unmapped = 0;
@@ -951,28 +885,30 @@ static void run_dma(const struct opts *o, bool demand, struct row *r)
 	percentiles(r, lat, n);
 out:
 	if (thread) {
-		atomic_store(&p.stop, 1);
-		pthread_join(handler, NULL);
-		if (atomic_load(&p.groups) != raised)
-			r->lost += raised > atomic_load(&p.groups) ?
-				   raised - atomic_load(&p.groups) : 0;
-		if (atomic_load(&p.errors) && !r->error[0])
+		handler_stop(&h);
+		/* The handler answered every group the DMAs raised, once. */
+		if (atomic_load(&h.groups) != raised)
+			r->lost++;
+		if ((atomic_load(&h.map_errors) || atomic_load(&h.bad_groups)) &&
+		    !r->error[0])
 			snprintf(r->error, sizeof(r->error),
-				 "%lu failed handler steps",
-				 atomic_load(&p.errors));
+				 "%u failed maps, %u failed responses",
+				 atomic_load(&h.map_errors),
+				 atomic_load(&h.bad_groups));
 	}
-	/* The device's record: one response per group it raised. */
+	/* The device's record: one response per group its DMAs sent. */
 	if (c.device_record && !r->error[0] &&
-	    !device_responses(c.fd, c.idev[0], 0, &dr)) {
-		if (dr.total < raised)
-			r->lost += raised - dr.total;
+	    !dma_groups_answered(c.fd, c.idev[0], &sent, &answered)) {
+		if (sent != raised || answered < sent)
+			r->lost += (raised > answered ? raised - answered : 0) +
+				   (sent != raised);
 		else
-			r->dup += dr.total - raised;
+			r->dup += answered - sent;
 		r->device_checked = true;
 	}
 	ctx_close(&c);
-	if (p.backing != MAP_FAILED)
-		munmap(p.backing, len);
+	if (h.backing != MAP_FAILED)
+		munmap(h.backing, len);
 	free(src);
 	free(lat);
 }

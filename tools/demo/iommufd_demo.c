@@ -697,7 +697,9 @@ static bool demand_paged_dma(int fault_fd, __u32 fault_id)
 	unmap.iova = 0;
 	unmap.length = UINT64_MAX;
 	must(ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap), "IOMMU_IOAS_UNMAP (all)");
-	printf("  %-44s %llu bytes\n", "", (unsigned long long)unmap.length);
+	printf("  %-44s %llu bytes unmapped%s\n", "",
+	       (unsigned long long)unmap.length,
+	       unmap.length == touched * DEMO_PAGE ? "" : "   <-- unexpected");
 	ok &= unmap.length == touched * DEMO_PAGE;
 	ok &= show_pinned("after the unmap:", base, 0);
 	ok &= run_dma(hwpt.dev_id, &steps[before_unmap], h.buf);

@@ -3,7 +3,8 @@
 # Runs inside the bench VM (started by bench.sh): loads upstream's C
 # iommufd.ko on /dev/iommu and rust_iommufd.ko beside it on
 # /dev/iommu-rust, then runs every scenario of iopf_bench on both,
-# alternating which goes first, PASSES times. Rows go to OUT/raw.csv.
+# alternating which goes first, PASSES times (the dma rows on
+# rust_iommufd only: their op is its own). Rows go to OUT/raw.csv.
 #
 #   guest-bench.sh OUT IOMMUFD_KO MODULE BENCH PASSES [BENCH_ARGS...]
 set -u
@@ -27,8 +28,10 @@ echo "pass,impl,scenario,param,faults,seconds,rate,p50_us,p99_us,lost,dup,timeou
 for ((pass = 1; pass <= PASSES; pass++)); do
 	order=(C rust)
 	((pass % 2)) || order=(rust C)
-	for scenario in floor rt batch scale map; do
+	for scenario in floor rt batch scale map dma; do
 		for impl in "${order[@]}"; do
+			# IOMMU_TEST_OP_RUST_DMA is ours alone: no C run.
+			[ "$scenario" = dma ] && [ "$impl" = C ] && continue
 			echo "=== pass $pass/$PASSES: $scenario on $impl" >&2
 			"$BENCH" -l "$impl" -s "$scenario" "$@" "${dev[$impl]}" |
 				sed -n "2,\$s/^/$pass,/p" | tee -a "$OUT/raw.csv"

@@ -20,6 +20,11 @@
  *          page each at consecutive IOVAs and one unmap of them all, per
  *          page; "2m" a map and unmap of 2 MiB (transparent huge page
  *          backed where the kernel gives one)
+ *   dma    demand-paged DMA (rust_iommufd only): "demand" an N-page DMA
+ *          write (-P N) through an IOAS with nothing mapped, a handler
+ *          thread mapping each faulting page and answering; "mapped" the
+ *          same DMA with the pages mapped; "uffd" the CPU's peer, a
+ *          userfaultfd missing fault resolved with UFFDIO_COPY, per page
  *
  * Every row also checks delivery: a group lost, delivered twice, or not
  * answered within -w seconds is counted. rust_iommufd's mock devices keep
@@ -35,6 +40,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -46,6 +52,7 @@
  */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
+#include "iommufd_dma_utils.h"
 #include "iommufd_fault_utils.h"
 #include "iommufd_ioas_utils.h"
 #pragma GCC diagnostic pop
@@ -67,6 +74,7 @@ struct opts {
 	unsigned int k[MAX_LIST], nk;
 	unsigned int t[MAX_LIST], nt;
 	unsigned int h[MAX_LIST], nh;
+	unsigned int pages;	/* dma: pages per DMA (and per uffd round) */
 	bool tap;
 	bool verbose;		/* batch: time per phase, on stderr */
 };
@@ -80,6 +88,7 @@ struct row {
 	double p50_us, p99_us;	/* latency per fault, batch or op */
 	unsigned long lost, dup, timeout;
 	bool device_checked;	/* checked against the device's record */
+	bool unsupported;	/* the module lacks an op the row needs */
 	char error[96];		/* set when the row could not run */
 };
 
@@ -249,7 +258,7 @@ static void device_check(struct bench_ctx *c, unsigned int d, unsigned long n,
 }
 
 /* Waits up to @wait seconds for @ffd to be readable; false on timeout. */
-static bool wait_readable(int ffd, double wait)
+static bool queue_readable(int ffd, double wait)
 {
 	struct pollfd pfd = { .fd = ffd, .events = POLLIN };
 
@@ -285,7 +294,7 @@ static void run_rt(const struct opts *o, struct row *r)
 			fail(r, "IOMMU_TEST_OP_TRIGGER_IOPF");
 			break;
 		}
-		if (!wait_readable(c.ffd[0], o->wait)) {
+		if (!queue_readable(c.ffd[0], o->wait)) {
 			r->timeout++;
 			break;
 		}
@@ -753,6 +762,284 @@ out:
 	free(lat);
 }
 
+/*
+ * dma: demand-paged DMA against its peers, N pages a round (-P).
+ *
+ * "demand": the mock device DMA-writes N pages of an IOAS with nothing
+ * mapped (IOMMU_TEST_OP_RUST_DMA); each run of up to MOCK_IOPF_GROUP_MAX
+ * pages faults as one group, a handler thread maps each page of it
+ * (IOMMU_IOAS_MAP, 4 KiB, fixed IOVA) and answers SUCCESS, the device
+ * retries. The unmap that resets the IOAS between rounds is not timed.
+ * "mapped": the same DMA with the N pages mapped beforehand (one map):
+ * what the DMA costs without faults. Latency is per page (a DMA's time
+ * over N); the rate is pages per second of DMA.
+ * "uffd": the CPU's peer, a userfaultfd round trip: N pages registered
+ * with UFFDIO_REGISTER_MODE_MISSING, this thread writes to each, a
+ * handler thread answers each fault with UFFDIO_COPY of a page. Latency
+ * is per fault (one touch); the MADV_DONTNEED that resets the region
+ * between rounds is not timed.
+ *
+ * IOMMU_TEST_OP_RUST_DMA is rust_iommufd's own, so "demand" and "mapped"
+ * run on it only (against upstream's module the op fails: EOPNOTSUPP);
+ * "uffd" uses no iommufd at all.
+ */
+
+/* The byte a DMA of round @round writes at page offset @off. */
+static unsigned char dma_byte(size_t off, unsigned long round)
+{
+	return (off + round * 13) % 251 + 1;
+}
+
+/*
+ * dma demand/mapped: rounds of one N-page DMA write; @demand: nothing
+ * mapped before each, the pager maps as the device faults.
+ */
+static void run_dma(const struct opts *o, bool demand, struct row *r)
+{
+	size_t len = (size_t)o->pages * 4096;
+	unsigned long rounds = o->count / o->pages ? o->count / o->pages : 1;
+	__u32 want_faults = demand ? (o->pages + MOCK_IOPF_GROUP_MAX - 1) /
+					     MOCK_IOPF_GROUP_MAX : 0;
+	double *lat = calloc(rounds, sizeof(*lat)), start, spent = 0;
+	/* The selftests' handler: maps each faulting page, answers SUCCESS. */
+	struct fault_handler h = { .iova_base = MOCK_APERTURE_START,
+				   .backing_len = len, .mode = HANDLER_MAP };
+	unsigned long n = 0, raised = 0;
+	__u32 sent = 0, answered = 0;
+	bool thread = false;
+	struct bench_ctx c;
+	char *src;
+
+	ctx_init(&c);
+	snprintf(r->scenario, sizeof(r->scenario), "dma");
+	snprintf(r->param, sizeof(r->param), "%s/%u",
+		 demand ? "demand" : "mapped", o->pages);
+	src = malloc(len);
+	h.backing = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!lat || !src || h.backing == MAP_FAILED ||
+	    ctx_open(&c, o->dev, 1, 1, r)) {
+		fail(r, "setup");
+		goto out;
+	}
+	/* Both rows pin pages that exist: the CPU fault is not measured. */
+	memset(h.backing, 0, len);
+	h.fd = c.fd;
+	h.fault_fd = c.ffd[0];
+	h.ioas_id = c.ioas;
+	if (demand) {
+		if (handler_start(&h)) {
+			fail(r, "pthread_create");
+			goto out;
+		}
+		thread = true;
+	} else {
+		__u64 iova = MOCK_APERTURE_START;
+
+		if (ioas_map(c.fd, c.ioas, h.backing, len, &iova, FIXED)) {
+			fail(r, "IOMMU_IOAS_MAP");
+			goto out;
+		}
+	}
+	start = now_s();
+	for (; n < rounds && now_s() - start < o->seconds; n++) {
+		struct dma_result res = {};
+		double t0;
+
+		for (size_t i = 0; i < len; i++)
+			src[i] = dma_byte(i, n);
+		t0 = now_s();
+		/* PASID 0: IOMMU_NO_PASID, the device's RID. */
+		if (mock_dma(c.fd, c.idev[0], 0,
+			     MOCK_APERTURE_START, src, len, MOCK_DMA_WRITE, 0,
+			     &res)) {
+			r->unsupported = errno == EOPNOTSUPP;
+			if (errno == ETIMEDOUT)
+				r->timeout++;
+			else
+				fail(r, "IOMMU_TEST_OP_RUST_DMA");
+			break;
+		}
+		lat[n] = now_s() - t0;
+		spent += lat[n];
+		lat[n] /= o->pages;
+		raised += res.faults;
+		/* As many groups as runs of 64 pages, or none when mapped. */
+		if (res.faults != want_faults)
+			r->lost++;
+		if (memcmp(src, h.backing, len))
+			r->lost++;	/* the bytes did not land */
+		if (demand) {
+			__u64 unmapped = 0;
+
+			if (ioas_unmap(c.fd, c.ioas, MOCK_APERTURE_START, len,
+				       &unmapped) || unmapped != len) {
+				fail(r, "IOMMU_IOAS_UNMAP");
+				n++;
+				break;
+			}
+		}
+	}
+	r->seconds = spent;
+	r->faults = n * o->pages;
+	percentiles(r, lat, n);
+out:
+	if (thread) {
+		handler_stop(&h);
+		/* The handler answered every group the DMAs raised, once. */
+		if (atomic_load(&h.groups) != raised)
+			r->lost++;
+		if ((atomic_load(&h.map_errors) || atomic_load(&h.bad_groups)) &&
+		    !r->error[0])
+			snprintf(r->error, sizeof(r->error),
+				 "%u failed maps, %u failed responses",
+				 atomic_load(&h.map_errors),
+				 atomic_load(&h.bad_groups));
+	}
+	/* The device's record: one response per group its DMAs sent. */
+	if (c.device_record && !r->error[0] &&
+	    !dma_groups_answered(c.fd, c.idev[0], &sent, &answered)) {
+		if (sent != raised || answered < sent)
+			r->lost += (raised > answered ? raised - answered : 0) +
+				   (sent != raised);
+		else
+			r->dup += answered - sent;
+		r->device_checked = true;
+	}
+	ctx_close(&c);
+	if (h.backing != MAP_FAILED)
+		munmap(h.backing, len);
+	free(src);
+	free(lat);
+}
+
+/* The uffd row's handler: UFFDIO_COPY of @page for every missing fault. */
+struct uffd_handler {
+	int uffd;
+	char *page;		/* what every fault is resolved with */
+	atomic_int stop;
+	atomic_ulong faults, errors;
+};
+
+static void *uffd_thread(void *arg)
+{
+	struct uffd_handler *h = arg;
+	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	while (!atomic_load(&h->stop)) {
+		struct uffdio_copy copy = { .len = 4096, .src = PTR_U64(h->page) };
+
+		if (poll(&pfd, 1, 20) < 0) {
+			atomic_fetch_add(&h->errors, 1);
+			break;
+		}
+		if (!(pfd.revents & POLLIN))
+			continue;
+		if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg)) {
+			if (errno != EAGAIN)
+				atomic_fetch_add(&h->errors, 1);
+			continue;
+		}
+		if (msg.event != UFFD_EVENT_PAGEFAULT) {
+			atomic_fetch_add(&h->errors, 1);
+			continue;
+		}
+		copy.dst = msg.arg.pagefault.address & ~4095ULL;
+		/* Counted before the copy wakes the faulting thread. */
+		atomic_fetch_add(&h->faults, 1);
+		if (ioctl(h->uffd, UFFDIO_COPY, &copy) && errno != EEXIST)
+			atomic_fetch_add(&h->errors, 1);
+	}
+	return NULL;
+}
+
+/* dma uffd: rounds of touching N missing pages, one fault each. */
+static void run_uffd(const struct opts *o, struct row *r)
+{
+	size_t len = (size_t)o->pages * 4096;
+	unsigned long rounds = o->count / o->pages ? o->count / o->pages : 1;
+	double *lat = calloc(rounds * o->pages, sizeof(*lat)), start, spent = 0;
+	struct uffd_handler h = { .uffd = -1 };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	unsigned long n = 0, touched = 0;
+	bool thread = false;
+	pthread_t handler;
+	char *region;
+
+	snprintf(r->scenario, sizeof(r->scenario), "dma");
+	snprintf(r->param, sizeof(r->param), "uffd/%u", o->pages);
+	region = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	h.page = aligned_alloc(4096, 4096);
+	if (!lat || !h.page || region == MAP_FAILED) {
+		fail(r, "setup");
+		goto out;
+	}
+	memset(h.page, 0x5a, 4096);
+	h.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (h.uffd < 0) {
+		fail(r, "userfaultfd");
+		goto out;
+	}
+	reg.range.start = PTR_U64(region);
+	reg.range.len = len;
+	if (ioctl(h.uffd, UFFDIO_API, &api) ||
+	    ioctl(h.uffd, UFFDIO_REGISTER, &reg)) {
+		fail(r, "UFFDIO_API/UFFDIO_REGISTER");
+		goto out;
+	}
+	if (pthread_create(&handler, NULL, uffd_thread, &h)) {
+		fail(r, "pthread_create");
+		goto out;
+	}
+	thread = true;
+	start = now_s();
+	for (; n < rounds && now_s() - start < o->seconds; n++) {
+		unsigned long before = atomic_load(&h.faults);
+
+		for (unsigned int i = 0; i < o->pages; i++) {
+			volatile char *b = region + (size_t)i * 4096;
+			double t0 = now_s();
+
+			/* A read: the fault's answer is the copied page. */
+			if (*b != 0x5a)
+				r->lost++;
+			lat[touched] = now_s() - t0;
+			spent += lat[touched++];
+		}
+		/* One fault per page, no more. */
+		if (atomic_load(&h.faults) - before != o->pages)
+			r->dup++;
+		if (madvise(region, len, MADV_DONTNEED)) {
+			fail(r, "MADV_DONTNEED");
+			n++;
+			break;
+		}
+	}
+	r->seconds = spent;
+	r->faults = touched;
+	percentiles(r, lat, touched);
+out:
+	if (thread) {
+		atomic_store(&h.stop, 1);
+		pthread_join(handler, NULL);
+		if (atomic_load(&h.errors) && !r->error[0])
+			snprintf(r->error, sizeof(r->error),
+				 "%lu failed handler steps",
+				 atomic_load(&h.errors));
+	}
+	if (h.uffd >= 0)
+		close(h.uffd);
+	if (region != MAP_FAILED)
+		munmap(region, len);
+	free(h.page);
+	free(lat);
+}
+
 static bool row_ok(const struct row *r)
 {
 	return !r->error[0] && !r->lost && !r->dup && !r->timeout && r->faults;
@@ -771,7 +1058,10 @@ static void print_row(const struct opts *o, const struct row *r)
 			       r->p50_us, r->p99_us, r->lost, r->dup,
 			       r->timeout, check, r->error[0] ? "; " : "",
 			       r->error);
-		if (row_ok(r))
+		if (r->unsupported)
+			ksft_test_result_skip("%s %s: not supported here\n",
+					      r->scenario, r->param);
+		else if (row_ok(r))
 			ksft_test_result_pass("%s %s\n", r->scenario,
 					      r->param);
 		else
@@ -811,9 +1101,9 @@ static unsigned int parse_list(const char *arg, unsigned int *out)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-l LABEL] [-s rt|batch|scale|floor|map|all] [-t SECONDS]\n"
-		"       [-n COUNT] [-p PER_THREAD] [-w WAIT_SECONDS] [-K 1,16,..]\n"
-		"       [-T 1,8,..] [-H 1,4] [-v] [--tap] DEVICE\n",
+		"usage: %s [-l LABEL] [-s rt|batch|scale|floor|map|dma|all]\n"
+		"       [-t SECONDS] [-n COUNT] [-p PER_THREAD] [-w WAIT_SECONDS]\n"
+		"       [-K 1,16,..] [-T 1,8,..] [-H 1,4] [-P PAGES] [-v] [--tap] DEVICE\n",
 		prog);
 	exit(2);
 }
@@ -833,11 +1123,12 @@ int main(int argc, char **argv)
 		.k = { 1, 16, 64, 256 }, .nk = 4,
 		.t = { 1, 8, 64, 512 }, .nt = 4,
 		.h = { 1, 4 }, .nh = 2,
+		.pages = 256,
 	};
 	struct row r;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "l:s:t:n:p:w:K:T:H:v", long_opts,
+	while ((opt = getopt_long(argc, argv, "l:s:t:n:p:w:K:T:H:P:v", long_opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'l': o.label = optarg; break;
@@ -849,13 +1140,15 @@ int main(int argc, char **argv)
 		case 'K': o.nk = parse_list(optarg, o.k); break;
 		case 'T': o.nt = parse_list(optarg, o.t); break;
 		case 'H': o.nh = parse_list(optarg, o.h); break;
+		case 'P': o.pages = strtoul(optarg, NULL, 10); break;
 		case 'a': o.tap = true; break;
 		case 'v': o.verbose = true; break;
 		default: usage(argv[0]);
 		}
 	}
 	if (optind != argc - 1 || !o.count || !o.nk || !o.nt || !o.nh ||
-	    o.seconds <= 0 || o.wait <= 0)
+	    o.seconds <= 0 || o.wait <= 0 || !o.pages ||
+	    o.pages > MOCK_DMA_MAX_LENGTH / 4096)
 		usage(argv[0]);
 	o.dev = argv[optind];
 	if (o.tap) {
@@ -865,9 +1158,10 @@ int main(int argc, char **argv)
 		o.per_thread = 8;
 		o.nk = parse_list("1,16,64", o.k);
 		o.nt = parse_list("1,8,64", o.t);
+		o.pages = 128;	/* two groups a DMA */
 		ksft_print_header();
 		ksft_set_plan((wants(&o, "rt") + wants(&o, "floor")) +
-			      wants(&o, "map") * 3 +
+			      wants(&o, "map") * 3 + wants(&o, "dma") * 3 +
 			      wants(&o, "batch") * o.nk +
 			      wants(&o, "scale") * o.nt * o.nh);
 		ksft_print_msg("%s\n", o.dev);
@@ -912,6 +1206,16 @@ int main(int argc, char **argv)
 				kinds[i].maps, &r);
 			print_row(&o, &r);
 		}
+	}
+	if (wants(&o, "dma")) {
+		for (int demand = 1; demand >= 0; demand--) {
+			memset(&r, 0, sizeof(r));
+			run_dma(&o, demand, &r);
+			print_row(&o, &r);
+		}
+		memset(&r, 0, sizeof(r));
+		run_uffd(&o, &r);
+		print_row(&o, &r);
 	}
 	if (o.tap)
 		ksft_finished();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * An IO page fault (IOPF) handler in user space, the way a VMM runs one.
- * `make run` runs it in the test VM; `make check` runs it too.
+ * An IO page fault (IOPF) handler in user space, the way a VMM runs one,
+ * and demand-paged DMA on top of it. `make run` runs it in the test VM;
+ * `make check` runs it too.
  *
  *   iommufd_demo [/dev/iommu]
  *
@@ -14,22 +15,32 @@
  *   fault-capable HWPT       IOMMU_HWPT_ALLOC with IOMMU_HWPT_FAULT_ID_VALID
  *   attach                   the device to that HWPT
  *
- * Then a second thread plays the device and sends page requests, and the
- * main thread handles them: poll() the fault fd, read() whole groups of
- * records in batches, map the faulting pages of "guest RAM" into the IOAS
- * (IOMMU_IOAS_MAP), write() one response per group. At the end it checks
+ * Part 1: a second thread plays the device and sends page requests, and
+ * the main thread handles them: poll() the fault fd, read() whole groups
+ * of records in batches, map the faulting pages of "guest RAM" into the
+ * IOAS (IOMMU_IOAS_MAP), write() one response per group. It then checks
  * the HWPT's page table and asks the mock device which responses really
- * arrived, and shows the
- * module answering a group on its own when the device is detached.
+ * arrived, and shows the module answering a group on its own when the
+ * device is detached.
  *
- * As a template: keep main()'s setup and handler_loop(); replace
- * resolve_fault() with what your VMM does (map the page into the IOAS, or
- * inject the fault into the guest's vIOMMU and answer when the guest
- * does); replace device_thread() with your real device. Everything
- * prefixed "mock_" exists only because the device is the module's mock
- * (IOMMU_TEST_CMD, selftest-only); a real device needs none of it.
+ * Part 2, demand-paged DMA: a second device on an IOAS with nothing
+ * mapped does real DMA (IOMMU_TEST_OP_RUST_DMA) into a buffer. Each page
+ * it touches faults; a handler thread maps that page from the buffer and
+ * answers SUCCESS; the device retries and the DMA completes. Only the
+ * pages touched get pinned. After IOMMU_IOAS_UNMAP the next DMA faults
+ * again.
  *
- * Exit status 0 when every group got the answer the handler chose.
+ * As a template: keep main()'s setup and handler_loop() (or
+ * dma_handler_thread()); replace resolve_fault() with what your VMM does
+ * (map the page into the IOAS, or inject the fault into the guest's
+ * vIOMMU and answer when the guest does); replace device_thread() and the
+ * mock DMA with your real device. Everything prefixed "mock_" exists only
+ * because the device is the module's mock (IOMMU_TEST_CMD, selftest-only;
+ * IOMMU_TEST_OP_RUST_DMA is rust_iommufd's own); a real device needs none
+ * of it.
+ *
+ * Exit status 0 when every group got the answer the handler chose and
+ * every DMA moved the bytes, faulted and pinned as expected.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -337,6 +349,373 @@ static int handler_loop(int fault_fd, int want, int idle_ms)
 	return answered;
 }
 
+/* --- part 2: demand-paged DMA ------------------------------------------- */
+
+/*
+ * The device's DMA buffer: DMA_PAGES pages of anonymous memory, at IOVA
+ * DMA_IOVA for the device once the handler maps them. At first nothing
+ * is mapped (and nothing pinned).
+ */
+#define DMA_IOVA 0x10000000ULL
+#define DMA_PAGES 1024ULL
+#define DMA_LEN (DMA_PAGES * DEMO_PAGE)
+
+/* Records read() at once: at least one whole group (MOCK_IOPF_GROUP_MAX). */
+#define DMA_BATCH (2 * MOCK_IOPF_GROUP_MAX)
+
+/* What the DMA handler thread works on, and what it counts. */
+struct dma_handler {
+	int fault_fd;
+	int stop_fd;		/* an eventfd: written once, the thread ends */
+	__u32 ioas_id;		/* where it maps */
+	char *buf;		/* the memory behind [DMA_IOVA, + DMA_LEN) */
+	unsigned int groups, pages, errors;
+};
+
+/* The mock device's DMA: @len bytes between @iova and @uptr. */
+static int mock_dma(__u32 dev_id, __u64 iova, void *uptr, __u32 len,
+		    bool write, __u32 *faults, __u32 *requests)
+{
+	struct iommu_test_cmd cmd = {
+		.dma = {
+			.dev_id = dev_id,
+			.pasid = 0,	/* IOMMU_NO_PASID: the device's RID */
+			.iova = iova,
+			.uptr = (__u64)(uintptr_t)uptr,
+			.length = len,
+			.flags = write ? MOCK_DMA_WRITE : 0,
+		},
+	};
+	int rc = mock_cmd(&cmd, IOMMU_TEST_OP_RUST_DMA, 0);
+
+	*faults = cmd.dma.out_faults;
+	*requests = cmd.dma.out_requests;
+	return rc;
+}
+
+/* One 4 KiB page of the buffer into the IOAS at its IOVA; EEXIST is fine. */
+static int map_dma_page(const struct dma_handler *h, __u64 iova)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = h->ioas_id,
+		.user_va = (__u64)(uintptr_t)(h->buf + (iova - DMA_IOVA)),
+		.length = DEMO_PAGE,
+		.iova = iova,
+	};
+
+	if (!ioctl(iommufd, IOMMU_IOAS_MAP, &map) || errno == EEXIST)
+		return 0;
+	printf("handler: mapping 0x%llx failed: %s\n",
+	       (unsigned long long)iova, strerror(errno));
+	return -1;
+}
+
+/*
+ * Decides one group of the DMA device: every page inside the buffer is
+ * mapped, then SUCCESS; a page outside it gets INVALID (nothing there to
+ * map) and the device's DMA fails.
+ */
+static __u32 resolve_dma_fault(struct dma_handler *h,
+			       const struct iommu_hwpt_pgfault *recs, size_t n)
+{
+	__u64 first = recs[0].addr & ~(DEMO_PAGE - 1);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (recs[i].addr < DMA_IOVA || recs[i].addr >= DMA_IOVA + DMA_LEN)
+			break;
+	if (i < n) {
+		printf("handler: group %u: 0x%llx is outside the buffer -> INVALID\n",
+		       recs[0].grpid, (unsigned long long)recs[i].addr);
+		return IOMMUFD_PAGE_RESP_INVALID;
+	}
+	for (i = 0; i < n; i++)
+		if (map_dma_page(h, recs[i].addr & ~(DEMO_PAGE - 1)))
+			return IOMMUFD_PAGE_RESP_INVALID;
+	printf("handler: group %u: %zu page(s) at 0x%llx-0x%llx mapped -> SUCCESS\n",
+	       recs[0].grpid, n, (unsigned long long)first,
+	       (unsigned long long)((recs[n - 1].addr | (DEMO_PAGE - 1))));
+	h->pages += n;
+	return IOMMUFD_PAGE_RESP_SUCCESS;
+}
+
+/*
+ * The handler thread: poll() the fault fd (and the stop eventfd), read
+ * whole groups, resolve each, answer the batch in one write(). The DMA
+ * ioctl of the main thread sleeps in the kernel until its group is
+ * answered.
+ */
+static void *dma_handler_thread(void *arg)
+{
+	struct dma_handler *h = arg;
+	struct iommu_hwpt_pgfault recs[DMA_BATCH];
+	struct iommu_hwpt_page_response resp[DMA_BATCH];
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = h->fault_fd, .events = POLLIN },
+			{ .fd = h->stop_fd, .events = POLLIN },
+		};
+		size_t n, i, start, nresp = 0;
+		ssize_t len;
+
+		if (poll(pfd, 2, -1) < 0) {
+			perror("handler: poll");
+			h->errors++;
+			return NULL;
+		}
+		if (pfd[1].revents & POLLIN)
+			return NULL;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		len = read(h->fault_fd, recs, sizeof(recs));
+		if (len < 0) {
+			perror("handler: read");
+			h->errors++;
+			continue;
+		}
+		n = len / sizeof(recs[0]);
+		for (start = 0, i = 0; i < n; i++) {
+			if (!(recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE))
+				continue;
+			resp[nresp].cookie = recs[i].cookie;
+			resp[nresp].code = resolve_dma_fault(h, &recs[start],
+							     i + 1 - start);
+			nresp++;
+			h->groups++;
+			start = i + 1;
+		}
+		len = write(h->fault_fd, resp, nresp * sizeof(resp[0]));
+		if (len != (ssize_t)(nresp * sizeof(resp[0]))) {
+			perror("handler: write");
+			h->errors++;
+		}
+	}
+}
+
+/* The byte a DMA of round @seed puts at offset @off: never 0. */
+static unsigned char pattern(size_t off, unsigned int seed)
+{
+	return (off + seed * 17) % 251 + 1;
+}
+
+/* VmPin of this process (kB), or -1; the memory the IOAS pinned. */
+static long vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmPin:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* rust_iommufd's debugfs count of pinned pages, or -1 without debugfs. */
+static long debugfs_pages_pinned(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/rust_iommufd/pages_pinned", "r");
+	long n = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+/* Prints and checks: VmPin grew by @pages pages over @base kB. */
+static bool show_pinned(const char *when, long base, long pages)
+{
+	long kb = vm_pin_kb(), dbg = debugfs_pages_pinned();
+	bool ok = kb < 0 || kb - base == pages * (long)(DEMO_PAGE / 1024);
+
+	printf("  pinned %-30s VmPin %ld kB (%+ld kB)", when, kb, kb - base);
+	if (dbg >= 0)
+		printf(", debugfs pages_pinned %ld", dbg);
+	printf("%s\n", ok ? "" : "   <-- unexpected");
+	return ok;
+}
+
+/* One DMA of the demo: what it does, and what is expected of it. */
+struct dma_step {
+	const char *what;
+	__u64 page;		/* first page, in the buffer */
+	__u32 offset;		/* in that page */
+	__u32 len;
+	bool write;
+	__u32 faults;		/* groups the device should send (if it completes) */
+	int err;		/* errno the DMA should fail with, or 0 */
+	unsigned int seed;	/* a write's bytes: pattern(offset, seed) */
+};
+
+/* Device-side source / sink of every DMA: the bytes on the "device". */
+static unsigned char dma_dev[MOCK_DMA_MAX_LENGTH];
+
+/*
+ * Runs @s; a write's bytes are pattern(seed) by buffer offset, a read is
+ * compared with what the buffer holds. Returns true if all is as expected.
+ */
+static bool run_dma(__u32 dev_id, const struct dma_step *s, const char *buf)
+{
+	size_t off = s->page * DEMO_PAGE + s->offset, i;
+	__u64 iova = s->page < DMA_PAGES ? DMA_IOVA + off : s->page * DEMO_PAGE;
+	__u32 faults = 0, requests = 0;
+	int rc, err;
+	bool ok;
+
+	if (s->write)
+		for (i = 0; i < s->len; i++)
+			dma_dev[i] = pattern(off + i, s->seed);
+	else
+		memset(dma_dev, 0, s->len);
+	rc = mock_dma(dev_id, iova, dma_dev, s->len, s->write, &faults,
+		      &requests);
+	err = rc ? errno : 0;
+	ok = err == s->err;
+	/* The counts come back only when the DMA completes. */
+	ok &= err || faults == s->faults;
+	if (!rc && !s->write)
+		ok &= !memcmp(dma_dev, buf + off, s->len);
+	printf("device:  DMA %-5s %6u bytes at 0x%llx (%s): ",
+	       s->write ? "write" : "read", s->len, (unsigned long long)iova,
+	       s->what);
+	if (err)
+		printf("%s%s\n", strerror(err), ok ? ", as expected" : "   <-- unexpected");
+	else
+		printf("done, %u fault group(s), %u page request(s)%s\n", faults,
+		       requests, ok ? "" : "   <-- unexpected");
+	return ok;
+}
+
+/*
+ * Checks the whole buffer: the bytes the writes of @steps put there (a
+ * later one over an earlier one), zeros everywhere else.
+ */
+static bool check_buffer(const char *buf, const struct dma_step *steps,
+			 size_t nsteps)
+{
+	size_t bad = 0, written = 0, off, i;
+
+	for (off = 0; off < DMA_LEN; off++) {
+		unsigned char want = 0;
+
+		for (i = 0; i < nsteps; i++) {
+			size_t o = steps[i].page * DEMO_PAGE + steps[i].offset;
+
+			if (steps[i].write && !steps[i].err && off >= o &&
+			    off < o + steps[i].len)
+				want = pattern(off, steps[i].seed);
+		}
+		written += !!want;
+		bad += (unsigned char)buf[off] != want;
+	}
+	printf("  buffer: %zu bytes as the device wrote them, the other %llu zero: %s\n",
+	       written, DMA_LEN - written, bad ? "NO" : "yes");
+	if (bad)
+		printf("  %zu byte(s) differ   <-- unexpected\n", bad);
+	return !bad;
+}
+
+/* Part 2; returns true when every check held. */
+static bool demand_paged_dma(int fault_fd, __u32 fault_id)
+{
+	/*
+	 * 89 pages touched of 1024: 8 at the start (one group), 80 from page
+	 * 256 (more than MOCK_IOPF_GROUP_MAX: two groups, 64 + 16), and 64
+	 * bytes inside page 1000 (one group, one page). The read-back faults
+	 * nowhere: its pages are mapped by then.
+	 */
+	static const struct dma_step steps[] = {
+		{ "8 pages", 0, 0, 8 * DEMO_PAGE, true, 1, 0, 1 },
+		{ "80 pages", 256, 0, 80 * DEMO_PAGE, true, 2, 0, 1 },
+		{ "64 bytes", 1000, 0x123, 64, true, 1, 0, 1 },
+		{ "read back", 256, 0, 80 * DEMO_PAGE, false, 0, 0, 0 },
+		/* After the unmap: the first 8 pages again, new bytes. */
+		{ "8 pages again", 0, 0, 8 * DEMO_PAGE, true, 1, 0, 2 },
+	};
+	static const size_t before_unmap = 4, nsteps = 5;
+	static const long touched = 8 + 80 + 1;
+	/* Outside the buffer: nothing to map, INVALID, the DMA fails. */
+	static const struct dma_step outside = {
+		"outside the buffer", 0x40000, 0, 256, true, 1, EIO, 1,
+	};
+	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
+	struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt) };
+	struct iommu_ioas_unmap unmap = { .size = sizeof(unmap) };
+	struct iommu_test_cmd mock = {};
+	struct dma_handler h = { .fault_fd = fault_fd };
+	__u32 stdev_id;
+	bool ok = true;
+	pthread_t thread;
+	long base;
+	size_t i;
+
+	printf("\n== demand-paged DMA: nothing mapped, the device writes anyway\n");
+	must(ioctl(iommufd, IOMMU_IOAS_ALLOC, &ioas), "IOMMU_IOAS_ALLOC (empty)");
+	h.ioas_id = ioas.out_ioas_id;
+	h.buf = mmap(NULL, DMA_LEN, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	must(h.buf == MAP_FAILED ? -1 : 0, "DMA buffer, 4 MiB (mmap)");
+	must(mock_cmd(&mock, IOMMU_TEST_OP_MOCK_DOMAIN, ioas.out_ioas_id),
+	     "second mock device");
+	hwpt.flags = IOMMU_HWPT_FAULT_ID_VALID;
+	hwpt.dev_id = mock.mock_domain.out_idev_id;
+	hwpt.pt_id = ioas.out_ioas_id;
+	hwpt.fault_id = fault_id;
+	must(ioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt),
+	     "fault-capable HWPT on it (same fault queue)");
+	stdev_id = mock.mock_domain.out_stdev_id;
+	mock.mock_domain_replace.pt_id = hwpt.out_hwpt_id;
+	must(mock_cmd(&mock, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev_id),
+	     "attach the device to the HWPT");
+	h.stop_fd = eventfd(0, EFD_CLOEXEC);
+	must(h.stop_fd, "handler thread's stop eventfd");
+	if (pthread_create(&thread, NULL, dma_handler_thread, &h)) {
+		fprintf(stderr, "pthread_create failed\n");
+		exit(1);
+	}
+
+	base = vm_pin_kb();
+	ok &= show_pinned("before any DMA:", base, 0);
+	for (i = 0; i < before_unmap; i++)
+		ok &= run_dma(hwpt.dev_id, &steps[i], h.buf);
+	ok &= check_buffer(h.buf, steps, before_unmap);
+	ok &= show_pinned("after (89 of 1024 pages touched):", base, touched);
+	ok &= run_dma(hwpt.dev_id, &outside, h.buf);
+
+	/* Unmapping unpins; the device's next DMA faults again. */
+	unmap.ioas_id = ioas.out_ioas_id;
+	unmap.iova = 0;
+	unmap.length = UINT64_MAX;
+	must(ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap), "IOMMU_IOAS_UNMAP (all)");
+	printf("  %-44s %llu bytes unmapped%s\n", "",
+	       (unsigned long long)unmap.length,
+	       unmap.length == touched * DEMO_PAGE ? "" : "   <-- unexpected");
+	ok &= unmap.length == touched * DEMO_PAGE;
+	ok &= show_pinned("after the unmap:", base, 0);
+	ok &= run_dma(hwpt.dev_id, &steps[before_unmap], h.buf);
+	ok &= check_buffer(h.buf, steps, nsteps);
+	ok &= show_pinned("after faulting 8 pages back:", base, 8);
+
+	if (eventfd_write(h.stop_fd, 1))
+		perror("eventfd_write");
+	pthread_join(thread, NULL);
+	printf("  handler: %u group(s) answered, %u page(s) mapped, %u error(s)\n",
+	       h.groups, h.pages, h.errors);
+	ok &= h.groups == 1 + 2 + 1 + 1 + 1 && h.pages == touched + 8 && !h.errors;
+	close(h.stop_fd);
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "/dev/iommu";
@@ -466,9 +845,12 @@ int main(int argc, char **argv)
 	       code_name(code));
 	failed |= count != 1 || code != IOMMUFD_PAGE_RESP_INVALID;
 
+	failed |= !demand_paged_dma(fault_fd, fault.out_fault_id);
+
 	/* Closing the iommufd and the fault fd destroys every object. */
 	close(fault_fd);
 	close(iommufd);
-	printf("\n%s\n", failed ? "FAILED: see above" : "every group answered as chosen");
+	printf("\n%s\n", failed ? "FAILED: see above" :
+	       "every group answered as chosen, every DMA as expected");
 	return failed;
 }

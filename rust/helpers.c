@@ -53,10 +53,10 @@ unsigned int rust_iommufd_fault_queue_depth(void)
  * object (rust/mock/dev.rs, MockDevLease); writable at run time like
  * fault_queue_depth, so tests of device creation can turn reuse off.
  */
-static unsigned int mock_idle_devices = 4;
+static unsigned int mock_idle_devices;
 module_param(mock_idle_devices, uint, 0644);
 MODULE_PARM_DESC(mock_idle_devices,
-		 "unbound mock devices kept for reuse by IOMMU_TEST_OP_MOCK_DOMAIN, at most 4; 0: a new device every time, as upstream (default 4)");
+		 "unbound mock devices kept for reuse by IOMMU_TEST_OP_MOCK_DOMAIN, at most 4; each holds a reference on the module; 0: a new device every time, as upstream (default 0)");
 
 unsigned int rust_iommufd_mock_idle_devices(void);
 unsigned int rust_iommufd_mock_idle_devices(void)

@@ -122,6 +122,12 @@ impl MiscDevice for Context {
         // hold references to what they depend on, so any order is safe.
         let objects = ctx.objects.lock().take_all();
         drop(objects);
+        // Idle mock devices hold references on this module (the IOMMU
+        // core's, for their driver): once reuse is off, the next close
+        // lets them go, so that the module can be unloaded.
+        if let Some(mock) = ctx.test_driver().downcast_ref::<mock::MockIommu>() {
+            mock.drain_idle_if_off();
+        }
     }
 
     // No `compat_ioctl`: every iommufd structure has the same layout for

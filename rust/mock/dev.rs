@@ -514,6 +514,13 @@ impl MockIommu {
         drop(refused);
     }
 
+    /// Removes the idle devices if reuse is off (`mock_idle_devices` 0).
+    pub(crate) fn drain_idle_if_off(&self) {
+        if idle_limit() == 0 {
+            self.drain_idle();
+        }
+    }
+
     /// Removes every idle device from the bus, one at a time outside the
     /// lock; the list keeps its room.
     pub(super) fn drain_idle(&self) {

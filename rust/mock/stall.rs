@@ -39,7 +39,7 @@ enum Slot {
     },
 }
 
-/// What [`Stalls::slots`] protects.
+/// What [`Stalls::table`] protects.
 struct SlotTable {
     slots: KVec<Slot>,
     /// Where the next claim starts looking.

@@ -369,7 +369,8 @@ struct iommu_test_cmd {
 		 * no faults, or still not mapped after MOCK_DMA_MAX_RETRIES
 		 * answers, or @uptr is bad; EIO answered INVALID or FAILURE;
 		 * ETIMEDOUT no answer in time; EINTR a signal. On error the
-		 * bytes before the faulting page were transferred, none after.
+		 * bytes before the faulting page were transferred, none after,
+		 * and the out fields are not written.
 		 * @out_faults: groups sent; @out_requests: page requests sent.
 		 */
 		struct {

@@ -2903,9 +2903,25 @@ TEST_F(mock, close_with_pasids_attached)
  * a new one, its cache entries back to their default, attachable and with
  * no vDEVICE. Runs on either module.
  */
+#define IDLE_PARAM "/sys/module/rust_iommufd/parameters/mock_idle_devices"
+
+/* Writes @value to rust_iommufd's mock_idle_devices; false if it cannot. */
+static bool set_idle_devices(const char *value)
+{
+	FILE *f = fopen(IDLE_PARAM, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fputs(value, f) >= 0;
+	return !fclose(f) && ok;
+}
+
 TEST_F(mock, next_device_starts_clean)
 {
 	__u32 stdev, idev, parent, viommu, vdev, num;
+	/* Reuse on for this case (off by default); back off after it. */
+	bool reuse = set_idle_devices("4\n");
 
 	for (int round = 0; round < 3; round++) {
 		ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev, NULL,
@@ -2927,6 +2943,9 @@ TEST_F(mock, next_device_starts_clean)
 		EXPECT_EQ(0, destroy(self->fd, viommu));
 		EXPECT_EQ(0, destroy(self->fd, parent));
 	}
+	/* Closing the file with reuse off again lets the idle ones go. */
+	if (reuse)
+		EXPECT_TRUE(set_idle_devices("0\n"));
 }
 
 TEST_HARNESS_MAIN

@@ -158,23 +158,49 @@ fn past_ulong(value: u64) -> bool {
     c_ulong::try_from(value).map_or(true, |v| v == c_ulong::MAX)
 }
 
+/// The checks `IOMMU_IOAS_MAP` and `IOMMU_IOAS_MAP_FILE` share, in
+/// upstream's order (`EOPNOTSUPP`, `EOVERFLOW`, `EINVAL`); the mapping's
+/// `IOMMU_*` protection.
+fn map_prot(flags: u32, iova: u64, length: u64) -> Result<u32> {
+    if flags & !MAP_FLAGS != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if past_ulong(iova) || past_ulong(length) {
+        return Err(EOVERFLOW);
+    }
+    if flags & (uapi::IOMMU_IOAS_MAP_WRITEABLE | uapi::IOMMU_IOAS_MAP_READABLE) == 0 {
+        return Err(EINVAL);
+    }
+    Ok(iommu_prot(flags))
+}
+
+/// Maps `pages` into `ioas` at `iova` with `IOMMU_IOAS_MAP_FIXED_IOVA` in
+/// `flags`, else at an IOVA found for them; returns the IOVA.
+fn map_at(
+    ioas: &Ioas,
+    pages: Arc<Pages>,
+    start_byte: usize,
+    length: u64,
+    flags: u32,
+    iova: u64,
+) -> Result<u64> {
+    let fixed = (flags & uapi::IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(iova);
+    ioas.iopt
+        .lock()
+        .map(pages, start_byte, length, fixed, iommu_prot(flags))
+}
+
 impl Command for iommu_ioas_map {
     const NR: u32 = uapi::IOMMUFD_CMD_IOAS_MAP;
     const MIN_SIZE: usize = offset_end!(iommu_ioas_map, iova);
 
     fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
         let cmd = &ucmd.cmd;
-        if cmd.flags & !MAP_FLAGS != 0 || cmd.__reserved != 0 {
+        if cmd.__reserved != 0 {
             return Err(EOPNOTSUPP);
         }
-        if past_ulong(cmd.iova) || past_ulong(cmd.length) {
-            return Err(EOVERFLOW);
-        }
-        if cmd.flags & (uapi::IOMMU_IOAS_MAP_WRITEABLE | uapi::IOMMU_IOAS_MAP_READABLE) == 0 {
-            return Err(EINVAL);
-        }
+        let prot = map_prot(cmd.flags, cmd.iova, cmd.length)?;
         let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.ioas_id)?;
-        let prot = iommu_prot(cmd.flags);
         let (pages, start_byte) = Pages::user(
             cmd.user_va,
             cmd.length,
@@ -182,11 +208,7 @@ impl Command for iommu_ioas_map {
             &ucmd.ctx.pin_ledger,
             ucmd.ctx.account_mm(),
         )?;
-        let fixed = (cmd.flags & uapi::IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
-        let iova = ioas
-            .iopt
-            .lock()
-            .map(pages, start_byte, cmd.length, fixed, prot)?;
+        let iova = map_at(&ioas, pages, start_byte, cmd.length, cmd.flags, cmd.iova)?;
         // As upstream, the mapping stays if the IOVA cannot be reported.
         ucmd.cmd.iova = iova;
         ucmd.respond()
@@ -199,22 +221,13 @@ impl Command for iommu_ioas_map_file {
 
     fn execute(ucmd: &mut Ucmd<'_, Self>) -> Result {
         let cmd = &ucmd.cmd;
-        if cmd.flags & !MAP_FLAGS != 0 {
-            return Err(EOPNOTSUPP);
-        }
-        if past_ulong(cmd.iova) || past_ulong(cmd.length) {
-            return Err(EOVERFLOW);
-        }
-        if cmd.flags & (uapi::IOMMU_IOAS_MAP_WRITEABLE | uapi::IOMMU_IOAS_MAP_READABLE) == 0 {
-            return Err(EINVAL);
-        }
+        let prot = map_prot(cmd.flags, cmd.iova, cmd.length)?;
         let ioas = ucmd.ctx.objects.lock().get::<Ioas>(cmd.ioas_id)?;
         if cmd.length == 0 {
             return Err(EINVAL);
         }
         cmd.start.checked_add(cmd.length - 1).ok_or(EOVERFLOW)?;
         let file = crate::sys::pages::file_of_fd(cmd.fd)?;
-        let prot = iommu_prot(cmd.flags);
         let (pages, start_byte) = Pages::file(
             file,
             cmd.start,
@@ -223,11 +236,7 @@ impl Command for iommu_ioas_map_file {
             &ucmd.ctx.pin_ledger,
             ucmd.ctx.account_mm(),
         )?;
-        let fixed = (cmd.flags & uapi::IOMMU_IOAS_MAP_FIXED_IOVA != 0).then_some(cmd.iova);
-        let iova = ioas
-            .iopt
-            .lock()
-            .map(pages, start_byte, cmd.length, fixed, prot)?;
+        let iova = map_at(&ioas, pages, start_byte, cmd.length, cmd.flags, cmd.iova)?;
         ucmd.cmd.iova = iova;
         ucmd.respond()
     }

@@ -566,6 +566,20 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* One worker per device, each on a window of its own. */
+static void start_workers(struct __test_metadata *_metadata, struct worker *w,
+			  int fd, const __u32 *idev, int iterations)
+{
+	for (int i = 0; i < NDEV; i++) {
+		w[i].fd = fd;
+		w[i].idev_id = idev[i];
+		w[i].iova = IOVA_BASE + i * 2 * WINDOW_PAGES * REQ_PAGE;
+		w[i].iterations = iterations;
+		ASSERT_EQ(0, pthread_create(&w[i].thread, NULL, worker_main,
+					    &w[i]));
+	}
+}
+
 static bool all_done(struct worker *w)
 {
 	for (int i = 0; i < NDEV; i++)
@@ -590,14 +604,7 @@ TEST_F(dma, concurrent_devices_handler_and_disruptor)
 		self->h.dev_ids[i + 1] = idev[i];
 	}
 	start(_metadata, self, HANDLER_MAP);
-	for (int i = 0; i < NDEV; i++) {
-		w[i].fd = self->fd;
-		w[i].idev_id = idev[i];
-		w[i].iova = IOVA_BASE + i * 2 * WINDOW_PAGES * REQ_PAGE;
-		w[i].iterations = 40;
-		ASSERT_EQ(0, pthread_create(&w[i].thread, NULL, worker_main,
-					    &w[i]));
-	}
+	start_workers(_metadata, w, self->fd, idev, 40);
 	/* Disrupt until the workers are done: unmap a window, move a device. */
 	for (int round = 0; !all_done(w); round++) {
 		int i = round % NDEV;
@@ -666,14 +673,7 @@ TEST_F(dma, concurrent_stalls_end_on_close)
 		ASSERT_EQ(0, mock_domain_flags(self->fd, self->hwpt_id, 0,
 					       &stdev[i], NULL, &idev[i]));
 	start(_metadata, self, HANDLER_HOLD);
-	for (int i = 0; i < NDEV; i++) {
-		w[i].fd = self->fd;
-		w[i].idev_id = idev[i];
-		w[i].iova = IOVA_BASE + i * 2 * WINDOW_PAGES * REQ_PAGE;
-		w[i].iterations = 5;
-		ASSERT_EQ(0, pthread_create(&w[i].thread, NULL, worker_main,
-					    &w[i]));
-	}
+	start_workers(_metadata, w, self->fd, idev, 5);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (atomic_load(&self->h.groups) < NDEV && elapsed_ms(&t0) < 20000)
 		usleep(1000);
